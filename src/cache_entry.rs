@@ -1,0 +1,89 @@
+//! The cache entry stored in Redis: the complete answer plus what a hit needs to report
+//! (age, provider, tokens and cost it saves).
+
+use crate::models::Usage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CacheEntry {
+    /// Unix milliseconds when the answer was stored.
+    pub stored_at_ms: u64,
+    pub provider: String,
+    /// The model that produced the answer (as the provider named it).
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// What the answer cost upstream; a hit saves this much.
+    pub cost_usd: f64,
+    /// The complete answer in the non-streaming response format.
+    pub answer: Value,
+}
+
+impl CacheEntry {
+    pub fn usage(&self) -> Usage {
+        Usage { prompt_tokens: self.prompt_tokens, completion_tokens: self.completion_tokens }
+    }
+
+    pub fn age_secs(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.stored_at_ms) / 1000
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("entry serialises")
+    }
+
+    /// Parses a stored entry; a corrupt entry is treated as a miss.
+    pub fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// Whether an upstream answer is complete and safe to cache (errors and truncated answers are not).
+pub fn is_cacheable_answer(answer: &Value) -> bool {
+    if answer.get("error").is_some() {
+        return false;
+    }
+    match answer.get("object").and_then(Value::as_str) {
+        Some("list") => answer.get("data").and_then(Value::as_array).is_some_and(|d| !d.is_empty()),
+        Some("chat.completion") | Some("text_completion") => answer
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty() && c.iter().all(|ch| ch.get("finish_reason").is_some_and(|f| !f.is_null()))),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_and_reports_age() {
+        let e = CacheEntry {
+            stored_at_ms: 10_000,
+            provider: "openrouter".into(),
+            model: "openai/gpt-4o".into(),
+            prompt_tokens: 7,
+            completion_tokens: 3,
+            cost_usd: 0.001,
+            answer: json!({"object": "chat.completion"}),
+        };
+        let back = CacheEntry::from_json(&e.to_json()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.age_secs(15_999), 5);
+        assert_eq!(back.usage().total(), 10);
+        assert!(CacheEntry::from_json("{not json").is_none());
+    }
+
+    #[test]
+    fn only_complete_answers_are_cacheable() {
+        assert!(is_cacheable_answer(&json!({"object": "chat.completion", "choices": [{"finish_reason": "stop"}]})));
+        assert!(!is_cacheable_answer(&json!({"object": "chat.completion", "choices": [{"finish_reason": null}]})));
+        assert!(!is_cacheable_answer(&json!({"object": "chat.completion", "choices": []})));
+        assert!(!is_cacheable_answer(&json!({"error": {"message": "x"}})));
+        assert!(is_cacheable_answer(&json!({"object": "list", "data": [{"embedding": [0.1]}]})));
+        assert!(!is_cacheable_answer(&json!({"object": "list", "data": []})));
+    }
+}

@@ -1,0 +1,18 @@
+//! WatchLLM edge proxy: an OpenAI-compatible caching proxy for LLM APIs on Cloudflare Workers.
+//!
+//! The pure logic lives in plain modules that build and are unit tested natively (`cargo test`);
+//! the Worker glue in [`worker_glue`] (wasm32 only) is a thin I/O layer over them.
+
+pub mod api_key;
+pub mod cache_entry;
+pub mod cache_key;
+pub mod error;
+pub mod models;
+pub mod rate_limit;
+pub mod request;
+pub mod secrets;
+pub mod sse;
+pub mod watchllm_headers;
+
+#[cfg(target_arch = "wasm32")]
+mod worker_glue;
