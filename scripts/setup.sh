@@ -62,7 +62,7 @@ if ! worker-build --version 2>/dev/null | grep -q "0.8.7"; then
   log "cargo install worker-build 0.8.7"
   cargo install -q worker-build --version =0.8.7 --force
 fi
-if ! command -v postrust >/dev/null && ! command -v postrust-server >/dev/null; then
+if ! command -v postrust >/dev/null; then
   log "cargo install postrust-server (PostgREST-compatible, ~6 min)"
   cargo install -q postrust-server --version =3.1.0
 fi

@@ -159,6 +159,15 @@ pub fn cost_usd(model: &str, usage: Usage) -> Option<f64> {
     Some((usage.prompt_tokens as f64 * m.input_usd_per_mtok + usage.completion_tokens as f64 * m.output_usd_per_mtok) / 1_000_000.0)
 }
 
+/// The cost of an upstream answer: the provider's own reported charge when it gives one
+/// (OpenRouter's `usage.cost`), else the list price of `model` for its token usage.
+pub fn answer_cost_usd(model: &str, usage_json: &serde_json::Value) -> Option<f64> {
+    if let Some(c) = usage_json.get("cost").and_then(|c| c.as_f64()) {
+        return Some(c);
+    }
+    cost_usd(model, Usage::from_json(usage_json)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +197,10 @@ mod tests {
         assert!((c - (1000.0 * 2.5 + 500.0 * 10.0) / 1e6).abs() < 1e-12);
         assert_eq!(cost_usd("text-embedding-3-small", Usage { prompt_tokens: 1_000_000, completion_tokens: 0 }), Some(0.02));
         assert_eq!(cost_usd("mystery", Usage::default()), None);
+        let usage = serde_json::json!({"prompt_tokens": 1000, "completion_tokens": 0});
+        assert_eq!(answer_cost_usd("openai/gpt-4o-mini", &usage), Some(0.00015));
+        let usage = serde_json::json!({"prompt_tokens": 1000, "completion_tokens": 0, "cost": 0.5});
+        assert_eq!(answer_cost_usd("openai/gpt-4o-mini", &usage), Some(0.5));
     }
 
     #[test]

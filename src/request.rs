@@ -63,6 +63,26 @@ pub struct ProxyRequest {
     pub body: Map<String, Value>,
 }
 
+impl ProxyRequest {
+    /// The body sent upstream: the client's body with the provider's model id and, for streams,
+    /// `stream_options.include_usage` on, so the proxy always learns the token usage (the usage
+    /// chunk is hidden again from clients that did not ask for it).
+    pub fn upstream_body(&self, upstream_model: &str) -> Value {
+        let mut body = self.body.clone();
+        body.insert("model".into(), Value::String(upstream_model.to_string()));
+        body.remove("watchllm");
+        if self.stream {
+            let mut opts = match body.remove("stream_options") {
+                Some(Value::Object(o)) => o,
+                _ => Map::new(),
+            };
+            opts.insert("include_usage".into(), Value::Bool(true));
+            body.insert("stream_options".into(), Value::Object(opts));
+        }
+        Value::Object(body)
+    }
+}
+
 fn invalid_type(param: &str, expected: &str) -> ApiError {
     ApiError::invalid_request(format!("Invalid type for '{param}': expected {expected}."), Some(param), "invalid_type")
 }
@@ -300,6 +320,17 @@ mod tests {
         assert_eq!(err(Endpoint::Embeddings, r#"{"model":"m","input":"x","stream":true}"#).param.as_deref(), Some("stream"));
         assert!(parse(Endpoint::Embeddings, br#"{"model":"m","input":["a","b"]}"#).is_ok());
         assert!(parse(Endpoint::Embeddings, br#"{"model":"m","input":[[1,2],[3]]}"#).is_ok());
+    }
+
+    #[test]
+    fn upstream_body_swaps_model_and_asks_for_stream_usage() {
+        let r = parse(Endpoint::ChatCompletions, br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"stream":true,"tools":[{"type":"function","function":{"name":"f"}}]}"#).unwrap();
+        let b = r.upstream_body("openai/gpt-4o");
+        assert_eq!(b["model"], "openai/gpt-4o");
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        assert_eq!(b["tools"][0]["function"]["name"], "f");
+        let r = parse(Endpoint::ChatCompletions, br#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        assert!(r.upstream_body("m").get("stream_options").is_none());
     }
 
     #[test]

@@ -389,3 +389,103 @@ mod tests {
         assert_eq!(back["choices"][0]["finish_reason"], "stop");
     }
 }
+
+/// Sits between an upstream stream and the client: forwards whole events as they complete,
+/// assembles the answer for the cache, and drops the usage-only chunk when the proxy asked for
+/// usage on the client's behalf (`client_wants_usage` false).
+#[derive(Debug)]
+pub struct StreamTap {
+    parser: SseParser,
+    assembler: StreamAssembler,
+    client_wants_usage: bool,
+    saw_done: bool,
+}
+
+impl StreamTap {
+    pub fn new(client_wants_usage: bool) -> Self {
+        StreamTap { parser: SseParser::new(), assembler: StreamAssembler::new(), client_wants_usage, saw_done: false }
+    }
+
+    /// Takes upstream bytes; returns the bytes to send to the client now.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let events = self.parser.feed(bytes);
+        let mut out = Vec::new();
+        for event in events {
+            if self.process(&event) {
+                out.extend_from_slice(event.raw.as_bytes());
+            }
+        }
+        out
+    }
+
+    fn process(&mut self, event: &SseEvent) -> bool {
+        let Some(data) = event.data.as_deref() else { return true };
+        if data.trim() == DONE {
+            self.saw_done = true;
+            return true;
+        }
+        match serde_json::from_str::<Value>(data) {
+            Ok(chunk) => {
+                self.assembler.push(&chunk);
+                self.client_wants_usage || !is_usage_only_chunk(&chunk)
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Ends the stream: returns any last bytes to send and the assembled answer if the stream was
+    /// complete (ended with `[DONE]` and every choice finished).
+    pub fn finish(&mut self) -> (Vec<u8>, Option<Value>) {
+        let mut out = Vec::new();
+        if let Some(event) = self.parser.finish() {
+            if self.process(&event) {
+                out.extend_from_slice(event.raw.as_bytes());
+            }
+        }
+        let assembler = std::mem::take(&mut self.assembler);
+        let answer = if self.saw_done { assembler.finish() } else { None };
+        (out, answer)
+    }
+}
+
+#[cfg(test)]
+mod tap_tests {
+    use super::*;
+
+    const CHUNKS: &str = concat!(
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n",
+        "data: [DONE]\n\n"
+    );
+
+    #[test]
+    fn forwards_events_and_hides_usage_the_client_did_not_ask_for() {
+        let mut tap = StreamTap::new(false);
+        let mut sent = Vec::new();
+        for piece in CHUNKS.as_bytes().chunks(7) {
+            sent.extend(tap.feed(piece));
+        }
+        let (rest, answer) = tap.finish();
+        sent.extend(rest);
+        let sent = String::from_utf8(sent).unwrap();
+        assert!(!sent.contains("\"total_tokens\""));
+        assert!(sent.ends_with("data: [DONE]\n\n"));
+        let answer = answer.unwrap();
+        assert_eq!(answer["choices"][0]["message"]["content"], "Hi");
+        assert_eq!(answer["usage"]["total_tokens"], 6, "usage is kept for cost accounting");
+    }
+
+    #[test]
+    fn passes_usage_through_when_asked_and_needs_done_to_cache() {
+        let mut tap = StreamTap::new(true);
+        let sent = tap.feed(CHUNKS.as_bytes());
+        assert_eq!(String::from_utf8(sent).unwrap(), CHUNKS);
+        assert!(tap.finish().1.is_some());
+
+        let cut = &CHUNKS[..CHUNKS.find("data: [DONE]").unwrap()];
+        let mut tap = StreamTap::new(true);
+        tap.feed(cut.as_bytes());
+        assert!(tap.finish().1.is_none(), "a stream without [DONE] is never cached");
+    }
+}

@@ -1,0 +1,64 @@
+//! Worker configuration from vars and secrets (wrangler.toml `[vars]`, `wrangler secret put`).
+
+use crate::models::Provider;
+use worker::Env;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub upstash_url: String,
+    pub upstash_token: String,
+    pub supabase_url: String,
+    pub supabase_service_key: String,
+    /// Platform OpenRouter key used when a project brings no key of its own.
+    pub openrouter_api_key: String,
+    /// Base64 AES-256 key that decrypts projects' stored provider keys.
+    pub provider_keys_encryption_key: String,
+    pub base_urls: [(Provider, String); 4],
+    pub upstream_timeout_ms: u64,
+    pub redis_timeout_ms: u64,
+    pub supabase_timeout_ms: u64,
+    /// How long a validated key is trusted without asking Supabase again.
+    pub auth_cache_ttl_ms: u64,
+    /// How long a cached key keeps working while Supabase is unreachable.
+    pub auth_stale_ttl_ms: u64,
+}
+
+fn get(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn number(env: &Env, name: &str, default: u64) -> u64 {
+    get(env, name).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Config {
+        let base = |p: Provider| {
+            let var = format!("{}_BASE_URL", p.name().to_ascii_uppercase());
+            let url = get(env, &var).unwrap_or_else(|| p.default_base_url().to_string());
+            (p, url.trim_end_matches('/').to_string())
+        };
+        Config {
+            upstash_url: get(env, "UPSTASH_REDIS_REST_URL").unwrap_or_default().trim_end_matches('/').to_string(),
+            upstash_token: get(env, "UPSTASH_REDIS_REST_TOKEN").unwrap_or_default(),
+            supabase_url: get(env, "SUPABASE_URL").unwrap_or_default().trim_end_matches('/').to_string(),
+            supabase_service_key: get(env, "SUPABASE_SERVICE_ROLE_KEY").unwrap_or_default(),
+            openrouter_api_key: get(env, "OPENROUTER_API_KEY").unwrap_or_default(),
+            provider_keys_encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY").unwrap_or_default(),
+            base_urls: Provider::ALL.map(base),
+            upstream_timeout_ms: number(env, "UPSTREAM_TIMEOUT_MS", 60_000),
+            redis_timeout_ms: number(env, "REDIS_TIMEOUT_MS", 1_000),
+            supabase_timeout_ms: number(env, "SUPABASE_TIMEOUT_MS", 3_000),
+            auth_cache_ttl_ms: number(env, "AUTH_CACHE_TTL_SECS", 60) * 1000,
+            auth_stale_ttl_ms: number(env, "AUTH_STALE_TTL_SECS", 3600) * 1000,
+        }
+    }
+
+    pub fn base_url(&self, p: Provider) -> &str {
+        &self.base_urls.iter().find(|(q, _)| *q == p).expect("every provider has a base URL").1
+    }
+}

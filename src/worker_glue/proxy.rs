@@ -1,0 +1,388 @@
+//! The request pipeline for the proxied endpoints:
+//! authenticate -> validate -> one Redis round trip (rate-limit counter + cache lookup) ->
+//! answer from cache, or forward upstream, stream/return the answer, and store it ->
+//! log usage off the hot path.
+
+use super::auth::{self, KeyRecord};
+use super::config::Config;
+use super::http::{body_with_timeout, bytes_response, error_response, fetch_with_timeout, json_response, now_ms, FetchError};
+use super::upstash::{Reply, Upstash};
+use super::usage_log::{self, UsageRecord};
+use crate::api_key;
+use crate::cache_entry::{is_cacheable_answer, CacheEntry};
+use crate::cache_key::exact_cache_key;
+use crate::error::ApiError;
+use crate::models::{self, Provider, Route, Usage};
+use crate::rate_limit;
+use crate::request::{self, Endpoint, ProxyRequest};
+use crate::secrets;
+use crate::sse::{self, StreamTap};
+use crate::watchllm_headers::{CacheDetail, CacheStatus, WatchllmHeaders};
+use futures::channel::oneshot;
+use futures::StreamExt;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+use worker::{Context, Headers, Method, Request, RequestInit, Response, Result};
+
+/// Per-request state shared by the steps below.
+struct Exchange {
+    cfg: Config,
+    request_id: String,
+    start_ms: u64,
+    /// Headers every response of this request carries (rate limit, WatchLLM).
+    extra: Vec<(&'static str, String)>,
+    log: UsageRecord,
+}
+
+impl Exchange {
+    fn elapsed(&self) -> u64 {
+        now_ms().saturating_sub(self.start_ms)
+    }
+
+    fn watchllm_headers(&self, h: WatchllmHeaders) -> Vec<(&'static str, String)> {
+        let mut all = self.extra.clone();
+        all.extend(h.to_pairs());
+        all
+    }
+
+    fn base_headers(&self, cache: CacheStatus, detail: CacheDetail, provider: &str) -> WatchllmHeaders {
+        WatchllmHeaders {
+            request_id: self.request_id.clone(),
+            cache,
+            detail,
+            cache_age_secs: 0,
+            similarity: None,
+            cost_usd: 0.0,
+            latency_ms: self.elapsed(),
+            provider: provider.to_string(),
+            tokens_saved: 0,
+        }
+    }
+
+    /// An error response with the WatchLLM headers; logged when the request was authenticated.
+    fn fail(&mut self, ctx: &Context, err: ApiError, provider: &str) -> Result<Response> {
+        let headers = self.watchllm_headers(self.base_headers(CacheStatus::Miss, CacheDetail::NotCached, provider));
+        if !self.log.project_id.is_empty() {
+            self.log.status_code = err.status;
+            self.log.error_code = err.code.clone();
+            self.log.latency_ms = self.elapsed();
+            self.log.provider = provider.to_string();
+            self.spawn_log(ctx);
+        }
+        error_response(&err, &headers)
+    }
+
+    fn spawn_log(&self, ctx: &Context) {
+        let cfg = self.cfg.clone();
+        let record = self.log.clone();
+        ctx.wait_until(async move { usage_log::write(&cfg, &record).await });
+    }
+}
+
+/// Client cache controls: `X-WatchLLM-Bypass-Cache: true` (neither read nor write),
+/// `X-WatchLLM-Refresh-Cache: true` (do not read, store the fresh answer).
+fn truthy(req: &Request, name: &str) -> bool {
+    req.headers().get(name).ok().flatten().is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endpoint, request_id: String, start_ms: u64) -> Result<Response> {
+    let mut ex = Exchange { cfg, request_id, start_ms, extra: Vec::new(), log: UsageRecord::default() };
+
+    // 1. Authenticate before reading the body.
+    let presented = match api_key::from_authorization(req.headers().get("authorization")?.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return ex.fail(ctx, e, "none"),
+    };
+    let record = match auth::authenticate(&ex.cfg, &presented, start_ms).await {
+        Ok(r) => r,
+        Err(e) => return ex.fail(ctx, e, "none"),
+    };
+    ex.log = UsageRecord {
+        request_id: ex.request_id.clone(),
+        project_id: record.project_id.clone(),
+        api_key_id: record.key_id.clone(),
+        key_kind: record.key_kind.clone(),
+        endpoint: endpoint.name(),
+        cache_status: CacheStatus::Miss.as_str(),
+        ..Default::default()
+    };
+
+    // 2. Validate the body.
+    if let Some(len) = req.headers().get("content-length")?.and_then(|l| l.parse::<usize>().ok()) {
+        if len > request::MAX_BODY_BYTES {
+            return ex.fail(ctx, ApiError::payload_too_large(request::MAX_BODY_BYTES), "none");
+        }
+    }
+    let bytes = req.bytes().await.unwrap_or_default();
+    let preq = match request::parse(endpoint, &bytes) {
+        Ok(r) => r,
+        Err(e) => return ex.fail(ctx, e, "none"),
+    };
+    ex.log.model = preq.model.clone();
+    let route = match models::route(&preq.model, |p| record.has_provider_key(p.name()), |p| p != Provider::Anthropic) {
+        Ok(r) => r,
+        Err(e) => return ex.fail(ctx, e, "none"),
+    };
+    let provider = route.provider.name();
+    ex.log.provider = provider.to_string();
+
+    // 3. One Redis round trip: rate-limit counter and cache lookup together.
+    let bypass = truthy(&req, "x-watchllm-bypass-cache");
+    let refresh = truthy(&req, "x-watchllm-refresh-cache");
+    let cache_key = exact_cache_key(&record.project_id, &preq);
+    let redis = Upstash { url: &ex.cfg.upstash_url, token: &ex.cfg.upstash_token, timeout_ms: ex.cfg.redis_timeout_ms };
+    let counter = rate_limit::counter_key(&presented.hash, start_ms);
+    let mut cmds = vec![
+        vec!["INCR".to_string(), counter.clone()],
+        vec!["EXPIRE".into(), counter, rate_limit::COUNTER_TTL_SECS.to_string(), "NX".into()],
+    ];
+    let read_cache = !bypass && !refresh;
+    if read_cache {
+        cmds.push(vec!["GET".into(), cache_key.clone()]);
+    }
+    let replies: Option<Vec<Reply>> = match redis.pipeline(&cmds).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            worker::console_warn!("redis unavailable, serving without cache or rate limit: {e}");
+            None
+        }
+    };
+    let redis_up = replies.is_some();
+
+    if let Some(count) = replies.as_ref().and_then(|r| r[0].as_ref().ok()).and_then(Value::as_u64) {
+        let decision = rate_limit::decide(count, record.requests_per_minute, start_ms);
+        ex.extra.extend(decision.headers());
+        if !decision.allowed {
+            return ex.fail(ctx, ApiError::rate_limited(decision.limit, decision.reset_secs), provider);
+        }
+    }
+
+    // 4. Exact cache hit.
+    let cached = replies
+        .as_ref()
+        .and_then(|r| r.get(2))
+        .and_then(|r| r.as_ref().ok())
+        .and_then(Value::as_str)
+        .and_then(CacheEntry::from_json);
+    if let Some(entry) = cached {
+        return serve_hit(&mut ex, ctx, &preq, entry, CacheStatus::Hit, None);
+    }
+
+    // 5. Miss: forward upstream.
+    let detail = if !redis_up {
+        CacheDetail::Unavailable
+    } else if bypass {
+        CacheDetail::Bypass
+    } else if refresh {
+        CacheDetail::Refresh
+    } else {
+        CacheDetail::Stored
+    };
+    let store_key = (redis_up && !bypass).then_some(cache_key);
+    forward(ex, ctx, &record, &preq, &route, detail, store_key).await
+}
+
+/// Answers from a cache entry, as JSON or as a replayed SSE stream.
+fn serve_hit(ex: &mut Exchange, ctx: &Context, preq: &ProxyRequest, entry: CacheEntry, status: CacheStatus, similarity: Option<f64>) -> Result<Response> {
+    let usage = entry.usage();
+    let mut h = ex.base_headers(status, CacheDetail::Served, &entry.provider);
+    h.cache_age_secs = entry.age_secs(ex.start_ms);
+    h.similarity = similarity;
+    h.tokens_saved = usage.total();
+    let headers = ex.watchllm_headers(h);
+    ex.log.cache_status = status.as_str();
+    ex.log.status_code = 200;
+    ex.log.provider = entry.provider.clone();
+    ex.log.prompt_tokens = usage.prompt_tokens;
+    ex.log.completion_tokens = usage.completion_tokens;
+    ex.log.cost_usd = Some(0.0);
+    ex.log.cost_saved_usd = entry.cost_usd;
+    ex.log.tokens_saved = usage.total();
+    ex.log.similarity = similarity;
+    ex.log.latency_ms = ex.elapsed();
+    ex.spawn_log(ctx);
+    if preq.stream {
+        let body = sse::replay(&entry.answer, preq.include_usage).concat().into_bytes();
+        let mut headers = headers;
+        headers.push(("cache-control", "no-cache".into()));
+        bytes_response(200, "text/event-stream; charset=utf-8", body, &headers)
+    } else {
+        json_response(200, &entry.answer, &headers)
+    }
+}
+
+fn provider_auth(cfg: &Config, record: &KeyRecord, provider: Provider) -> std::result::Result<String, ApiError> {
+    if provider == Provider::OpenRouter {
+        if cfg.openrouter_api_key.is_empty() {
+            return Err(ApiError::service_unavailable("OpenRouter is not configured on this proxy; add a provider key for this model's provider."));
+        }
+        return Ok(cfg.openrouter_api_key.clone());
+    }
+    let stored = record.provider_keys.as_ref().and_then(|m| m.get(provider.name())).ok_or_else(|| ApiError::internal("provider key missing"))?;
+    secrets::decrypt(&cfg.provider_keys_encryption_key, stored)
+        .map_err(|_| ApiError::internal(format!("The stored {} key could not be decrypted; re-enter it in the dashboard.", provider.name())))
+}
+
+fn upstream_request(cfg: &Config, preq: &ProxyRequest, route: &Route, api_key: &str) -> Result<Request> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("authorization", &format!("Bearer {api_key}"))?;
+    if preq.stream {
+        headers.set("accept", "text/event-stream")?;
+    }
+    if route.provider == Provider::OpenRouter {
+        headers.set("http-referer", "https://watchllm.dev")?;
+        headers.set("x-title", "WatchLLM")?;
+    }
+    let body = preq.upstream_body(&route.upstream_model).to_string();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    Request::new_with_init(&format!("{}{}", cfg.base_url(route.provider), preq.endpoint.upstream_path()), &init)
+}
+
+/// Stores the answer (when cacheable) and then writes the usage row; runs inside `wait_until`.
+async fn store_then_log(cfg: Config, mut log: UsageRecord, store: Option<(String, CacheEntry, u64)>) {
+    if let Some((key, entry, ttl)) = store {
+        let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
+        if let Err(e) = redis.command(&["SET", &key, &entry.to_json(), "EX", &ttl.to_string()]).await {
+            worker::console_warn!("cache store failed: {e}");
+            log.error_code.get_or_insert_with(|| "cache_store_failed".into());
+        }
+    }
+    usage_log::write(&cfg, &log).await;
+}
+
+fn entry_for(provider: &str, route: &Route, answer: Value, now: u64) -> (CacheEntry, Usage, Option<f64>) {
+    let usage_json = answer.get("usage").cloned().unwrap_or(Value::Null);
+    let usage = Usage::from_json(&usage_json).unwrap_or_default();
+    let model = answer.get("model").and_then(Value::as_str).unwrap_or(&route.upstream_model).to_string();
+    let cost = models::answer_cost_usd(&model, &usage_json).or_else(|| models::answer_cost_usd(&route.upstream_model, &usage_json));
+    let entry = CacheEntry {
+        stored_at_ms: now,
+        provider: provider.to_string(),
+        model,
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        cost_usd: cost.unwrap_or(0.0),
+        answer,
+    };
+    (entry, usage, cost)
+}
+
+async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &ProxyRequest, route: &Route, detail: CacheDetail, store_key: Option<String>) -> Result<Response> {
+    let provider = route.provider.name();
+    let api_key = match provider_auth(&ex.cfg, record, route.provider) {
+        Ok(k) => k,
+        Err(e) => return ex.fail(ctx, e, provider),
+    };
+    let upstream = upstream_request(&ex.cfg, preq, route, &api_key)?;
+    let timeout = ex.cfg.upstream_timeout_ms;
+    let mut resp = match fetch_with_timeout(upstream, timeout).await {
+        Ok(r) => r,
+        Err(FetchError::Timeout) => return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider),
+        Err(FetchError::Network(e)) => return ex.fail(ctx, ApiError::upstream_failed(provider, format!("could not connect ({e})")), provider),
+    };
+    let status = resp.status_code();
+    let is_event_stream = resp.headers().get("content-type")?.is_some_and(|c| c.contains("text/event-stream"));
+    if status >= 400 || (preq.stream && !is_event_stream) {
+        let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
+        let body = body_with_timeout(&mut resp, remaining).await.unwrap_or_default();
+        let err = if status >= 400 { ApiError::from_upstream(provider, status, &body) } else { ApiError::upstream_failed(provider, "expected an event stream") };
+        return ex.fail(ctx, err, provider);
+    }
+    let ttl = preq.endpoint.cache_ttl_secs();
+
+    if preq.stream {
+        return stream_miss(ex, ctx, resp, preq, route, detail, store_key, ttl);
+    }
+
+    let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
+    let body = match body_with_timeout(&mut resp, remaining).await {
+        Ok(b) => b,
+        Err(FetchError::Timeout) => return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider),
+        Err(FetchError::Network(e)) => return ex.fail(ctx, ApiError::upstream_failed(provider, e), provider),
+    };
+    let Ok(answer) = serde_json::from_slice::<Value>(&body) else {
+        return ex.fail(ctx, ApiError::upstream_failed(provider, "answered with invalid JSON"), provider);
+    };
+    let cacheable = is_cacheable_answer(&answer);
+    let (entry, usage, cost) = entry_for(provider, route, answer, now_ms());
+    let mut h = ex.base_headers(CacheStatus::Miss, if cacheable { detail } else { CacheDetail::NotCached }, provider);
+    h.cost_usd = cost.unwrap_or(0.0);
+    let headers = ex.watchllm_headers(h);
+    ex.log.status_code = 200;
+    ex.log.prompt_tokens = usage.prompt_tokens;
+    ex.log.completion_tokens = usage.completion_tokens;
+    ex.log.cost_usd = cost;
+    ex.log.latency_ms = ex.elapsed();
+    let store = store_key.filter(|_| cacheable).map(|k| (k, entry, ttl));
+    ctx.wait_until(store_then_log(ex.cfg.clone(), ex.log.clone(), store));
+    bytes_response(200, "application/json", body, &headers)
+}
+
+/// Streams a miss to the client as it arrives; when the stream completes, the assembled answer
+/// is stored and the usage logged (inside `wait_until`, so neither delays the stream).
+#[allow(clippy::too_many_arguments)]
+fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &ProxyRequest, route: &Route, detail: CacheDetail, store_key: Option<String>, ttl: u64) -> Result<Response> {
+    let provider = route.provider.name();
+    let (tx, rx) = oneshot::channel::<Option<Value>>();
+    let tap = Rc::new(RefCell::new((StreamTap::new(preq.include_usage), Some(tx))));
+    let feeding = tap.clone();
+    let forwarded = resp.stream()?.map(move |chunk| chunk.map(|bytes| feeding.borrow_mut().0.feed(&bytes)));
+    let tail = futures::stream::once(async move {
+        let mut t = tap.borrow_mut();
+        let (rest, answer) = t.0.finish();
+        if let Some(tx) = t.1.take() {
+            let _ = tx.send(answer);
+        }
+        Ok::<Vec<u8>, worker::Error>(rest)
+    });
+    let body = forwarded.chain(tail).filter(|r| futures::future::ready(!matches!(r, Ok(b) if b.is_empty())));
+
+    let mut h = ex.base_headers(CacheStatus::Miss, detail, provider);
+    h.cost_usd = 0.0;
+    let mut headers = ex.watchllm_headers(h);
+    // The cost is known only when the stream ends: it goes to the usage log, not this header.
+    for (k, v) in headers.iter_mut() {
+        if *k == "X-WatchLLM-Cost-USD" {
+            *v = "pending".into();
+        }
+    }
+    headers.push(("cache-control", "no-cache".into()));
+    ex.log.latency_ms = ex.elapsed();
+    let cfg = ex.cfg.clone();
+    let mut log = ex.log.clone();
+    let route = route.clone();
+    let provider_name = provider.to_string();
+    ctx.wait_until(async move {
+        let store = match rx.await {
+            Ok(Some(answer)) => {
+                let (entry, usage, cost) = entry_for(&provider_name, &route, answer, now_ms());
+                log.status_code = 200;
+                log.prompt_tokens = usage.prompt_tokens;
+                log.completion_tokens = usage.completion_tokens;
+                log.cost_usd = cost;
+                store_key.map(|k| (k, entry, ttl))
+            }
+            Ok(None) => {
+                log.status_code = 502;
+                log.error_code = Some("incomplete_stream".into());
+                None
+            }
+            Err(_) => {
+                log.status_code = 499;
+                log.error_code = Some("stream_aborted".into());
+                None
+            }
+        };
+        store_then_log(cfg, log, store).await;
+    });
+
+    let out = Headers::new();
+    out.set("content-type", "text/event-stream; charset=utf-8")?;
+    for (k, v) in &headers {
+        out.set(k, v)?;
+    }
+    Ok(Response::from_stream(body)?.with_status(200).with_headers(out))
+}

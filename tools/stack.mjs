@@ -1,0 +1,217 @@
+// Starts the whole local stack: redis-server behind the Upstash REST adapter, PostgreSQL with the
+// migrations applied behind postrust (PostgREST-compatible) behind the Supabase-style gateway,
+// optionally the fake LLM provider, and the Worker in workerd via `wrangler dev`.
+// Used by `npm run dev` (tools/dev.mjs), `npm test` and the benchmark; stop() stops all of it.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startUpstashRest } from './upstash-rest.mjs';
+import { startSupabaseGateway } from './supabase-gateway.mjs';
+import { startFakeProvider } from './fake-provider.mjs';
+import { supabaseKeys } from './lib/crypto.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const isRoot = process.getuid?.() === 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, worker: 8787 };
+export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, worker: 18787 };
+
+async function waitFor(what, check, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not become ready in ${timeoutMs} ms${last ? `: ${last.message}` : ''}`);
+}
+
+function asPostgresUser(cmd, args) {
+  return isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+}
+
+class Proc {
+  constructor(name, cmd, args, opts = {}) {
+    this.name = name;
+    this.logFile = opts.logFile;
+    const out = this.logFile ? fs.openSync(this.logFile, 'a') : 'ignore';
+    this.child = spawn(cmd, args, { stdio: ['ignore', out, out], env: { ...process.env, ...opts.env }, cwd: opts.cwd, detached: true });
+    this.exited = new Promise((r) => this.child.on('exit', (code, signal) => r({ code, signal })));
+  }
+  async stop(signal = 'SIGTERM') {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {}
+    const done = await Promise.race([this.exited, sleep(5000).then(() => null)]);
+    if (!done) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {}
+      await this.exited;
+    }
+  }
+}
+
+const httpOk = (url, init) => fetch(url, init).then((r) => r.status < 500 || r.status === 503);
+
+export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, worker = true, workerVars = {}, quiet = false } = {}) {
+  const say = (m) => quiet || console.log(`[stack] ${m}`);
+  logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
+  fs.mkdirSync(logDir, { recursive: true });
+  const procs = [];
+  const closers = [];
+  const jwtSecret = 'local-dev-jwt-secret-with-at-least-32-characters';
+  const keys = supabaseKeys(jwtSecret);
+  const upstashToken = 'local-upstash-token';
+  const encryptionKey = Buffer.from('watchllm-local-provider-key-aes!').toString('base64');
+  const providerKeys = { openrouter: 'sk-or-local-fake', openai: 'sk-openai-local-fake', groq: 'gsk-local-fake' };
+  const stack = { ports, logDir, keys, jwtSecret, upstashToken, encryptionKey, providerKeys, procs };
+
+  const stop = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    for (const p of procs.reverse()) await p.stop();
+  };
+  stack.stop = stop;
+  try {
+    // Redis and its REST adapter.
+    stack.startRedis = async () => {
+      const redis = new Proc('redis', 'redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { logFile: path.join(logDir, 'redis.log') });
+      procs.push(redis);
+      stack.redis = redis;
+      await waitFor('redis', () => spawnSync('redis-cli', ['-p', String(ports.redis), 'ping']).stdout?.toString().includes('PONG'));
+    };
+    stack.stopRedis = async () => stack.redis.stop();
+    await stack.startRedis();
+    const upstash = await startUpstashRest({ port: ports.upstash, redisUrl: `redis://127.0.0.1:${ports.redis}`, token: upstashToken });
+    closers.push(upstash.close);
+    stack.upstashUrl = upstash.url;
+    say(`redis on :${ports.redis}, Upstash REST on ${upstash.url}`);
+
+    // PostgreSQL with the migrations.
+    dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-pg-'));
+    const pgData = path.join(dataDir, 'pgdata');
+    const sockDir = path.join(dataDir, 'sock');
+    fs.mkdirSync(sockDir, { recursive: true });
+    if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dataDir]);
+    if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) {
+      const [c, a] = asPostgresUser(`${PG_BIN}/initdb`, ['-D', pgData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+      const r = spawnSync(c, a, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`initdb failed: ${r.stderr}`);
+    }
+    const [pc, pa] = asPostgresUser(`${PG_BIN}/postgres`, ['-D', pgData, '-p', String(ports.postgres), '-k', sockDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']);
+    const pg = new Proc('postgres', pc, pa, { logFile: path.join(logDir, 'postgres.log') });
+    procs.push(pg);
+    await waitFor('postgres', () => spawnSync(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(ports.postgres)]).status === 0);
+    stack.psql = (sql) => {
+      const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(ports.postgres), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtX', '-c', sql], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    applyMigrations(stack.psql);
+    say(`postgres on :${ports.postgres} (data in ${pgData})`);
+
+    // postrust behind the Supabase-style gateway.
+    stack.startPostrust = async () => {
+      const postrust = new Proc('postrust', 'postrust', [], {
+        logFile: path.join(logDir, 'postrust.log'),
+        env: {
+          PGRST_DB_URI: `postgres://authenticator:authenticator@127.0.0.1:${ports.postgres}/postgres`,
+          PGRST_DB_ANON_ROLE: 'anon',
+          PGRST_DB_SCHEMAS: 'public',
+          PGRST_JWT_SECRET: jwtSecret,
+          PGRST_COMPAT_MODE: 'true',
+          PGRST_SERVER_HOST: '127.0.0.1',
+          PGRST_SERVER_PORT: String(ports.postrust),
+          PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}`,
+        },
+      });
+      procs.push(postrust);
+      stack.postrust = postrust;
+      await waitFor('postrust', () => httpOk(`http://127.0.0.1:${ports.postrust}/plans?limit=1`, { headers: { authorization: `Bearer ${keys.service}` } }));
+    };
+    stack.stopPostrust = async () => stack.postrust.stop();
+    await stack.startPostrust();
+    const gateway = await startSupabaseGateway({ port: ports.supabase, restUrl: `http://127.0.0.1:${ports.postrust}`, keys });
+    closers.push(gateway.close);
+    stack.supabaseUrl = gateway.url;
+    say(`Supabase REST on ${gateway.url}/rest/v1 (postrust on :${ports.postrust})`);
+
+    if (fakeProvider) {
+      const fake = await startFakeProvider({ port: ports.fake, keys: providerKeys, delayMs: fakeDelayMs });
+      closers.push(fake.close);
+      stack.fake = fake;
+      say(`fake LLM provider on ${fake.url}`);
+    }
+
+    if (worker) {
+      const vars = {
+        UPSTASH_REDIS_REST_URL: upstash.url,
+        UPSTASH_REDIS_REST_TOKEN: upstashToken,
+        SUPABASE_URL: gateway.url,
+        SUPABASE_SERVICE_ROLE_KEY: keys.service,
+        PROVIDER_KEYS_ENCRYPTION_KEY: encryptionKey,
+        ...(fakeProvider
+          ? { OPENROUTER_API_KEY: providerKeys.openrouter, OPENROUTER_BASE_URL: stack.fake.baseUrls.openrouter, OPENAI_BASE_URL: stack.fake.baseUrls.openai, GROQ_BASE_URL: stack.fake.baseUrls.groq }
+          : {}),
+        ...workerVars,
+      };
+      const envFile = path.join(logDir, 'worker.env');
+      fs.writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n');
+      const wrangler = new Proc('wrangler', path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(ports.worker), '--env-file', envFile, '--inspector-port', String(ports.worker + 1), '--show-interactive-dev-session=false', '--log-level', 'info'], {
+        cwd: ROOT,
+        logFile: path.join(logDir, 'wrangler.log'),
+        env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+      });
+      procs.push(wrangler);
+      stack.workerUrl = `http://127.0.0.1:${ports.worker}`;
+      await waitFor('wrangler dev', () => httpOk(`${stack.workerUrl}/health`), 300000);
+      say(`Worker (workerd via wrangler dev) on ${stack.workerUrl}`);
+    }
+    return stack;
+  } catch (e) {
+    await stop();
+    throw Object.assign(e, { logDir });
+  }
+}
+
+/** Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does). */
+export function applyMigrations(psql) {
+  psql(fs.readFileSync(path.join(ROOT, 'supabase/local/roles.sql'), 'utf8'));
+  psql('create schema if not exists supabase_migrations; create table if not exists supabase_migrations.schema_migrations (version text primary key, applied_at timestamptz default now())');
+  const dir = path.join(ROOT, 'supabase/migrations');
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    const version = file.split('_')[0];
+    if (psql(`select 1 from supabase_migrations.schema_migrations where version = '${version}'`) === '1') continue;
+    psql(`begin; ${fs.readFileSync(path.join(dir, file), 'utf8')}; insert into supabase_migrations.schema_migrations (version) values ('${version}'); commit;`);
+  }
+}
+
+/** Talks to Supabase REST as the service role (what the dashboard's server side does). */
+export function supabaseAdmin(stack) {
+  const call = async (method, pathAndQuery, body, prefer = 'return=representation') => {
+    const r = await fetch(`${stack.supabaseUrl}/rest/v1/${pathAndQuery}`, {
+      method,
+      headers: { apikey: stack.keys.service, authorization: `Bearer ${stack.keys.service}`, 'content-type': 'application/json', prefer },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${pathAndQuery}: HTTP ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    select: (q) => call('GET', q),
+    insert: (table, row) => call('POST', table, row).then((rows) => rows[0]),
+    update: (q, patch) => call('PATCH', q, patch),
+    remove: (q) => call('DELETE', q),
+  };
+}

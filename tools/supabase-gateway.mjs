@@ -1,0 +1,36 @@
+// A local stand-in for Supabase's API gateway: requires an `apikey` (header or query param) that
+// is the project's anon or service_role key, answering 401 with Supabase's messages otherwise,
+// and forwards /rest/v1/* to a PostgREST-compatible server (postrust), passing the apikey as the
+// bearer token when the request has none, as Supabase does.
+import http from 'node:http';
+
+export async function startSupabaseGateway({ port, restUrl, keys, host = '127.0.0.1' }) {
+  const valid = new Set([keys.anon, keys.service]);
+  const rest = new URL(restUrl);
+  const server = http.createServer((req, res) => {
+    const send = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url, 'http://x');
+    const apikey = req.headers.apikey || url.searchParams.get('apikey');
+    if (!apikey) return send(401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
+    if (!valid.has(apikey)) return send(401, { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
+    if (!url.pathname.startsWith('/rest/v1/') && url.pathname !== '/rest/v1') return send(404, { message: 'no Route matched with those values' });
+    url.searchParams.delete('apikey');
+    const headers = { ...req.headers, host: rest.host };
+    delete headers.apikey;
+    if (!headers.authorization) headers.authorization = `Bearer ${apikey}`;
+    const upstream = http.request(
+      { host: rest.hostname, port: rest.port, method: req.method, path: url.pathname.slice('/rest/v1'.length) + url.search || '/', headers },
+      (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', (e) => send(502, { message: 'An invalid response was received from the upstream server', hint: String(e.message) }));
+    req.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  return { url: `http://${host}:${port}`, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
+}
