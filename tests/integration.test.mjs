@@ -1,0 +1,28 @@
+// Integration tests over HTTP against the Worker in workerd (wrangler dev), with real Redis behind
+// the Upstash REST adapter, real PostgreSQL behind postrust and the Supabase-style gateway, and a
+// fake LLM provider speaking OpenAI's wire format. One stack for the whole run; fault tests last.
+import { after } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStack, TEST_PORTS } from '../tools/stack.mjs';
+import { init } from './integration/harness.mjs';
+
+const logDir = process.env.WATCHLLM_TEST_LOGS || fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-test-logs-'));
+const stack = await startStack({
+  ports: TEST_PORTS,
+  logDir,
+  quiet: true,
+  workerVars: { UPSTREAM_TIMEOUT_MS: '1500', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
+});
+init(stack);
+after(async () => {
+  await stack.stop();
+});
+
+await import('./integration/openai-client.cases.mjs');
+await import('./integration/cache.cases.mjs');
+await import('./integration/errors.cases.mjs');
+await import('./integration/auth-and-limits.cases.mjs');
+await import('./integration/providers.cases.mjs');
+await import('./integration/faults.cases.mjs');

@@ -1,0 +1,65 @@
+// Failing dependencies degrade service without letting anything unsafe through:
+// Redis down -> still served (MISS, cache unavailable), health 503;
+// Supabase down -> recently validated keys keep working, unknown keys get 503, health 503.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, chat, h, newProject, unique } from './harness.mjs';
+
+describe('health', () => {
+  test('200 with each dependency up and its latency', async () => {
+    const r = await call('/health', { method: 'GET' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.status, 'ok');
+    for (const dep of ['redis', 'supabase']) {
+      assert.equal(r.json.checks[dep].status, 'up');
+      assert.equal(typeof r.json.checks[dep].latency_ms, 'number');
+    }
+    assert.equal(r.json.checks.proxy.status, 'up');
+  });
+});
+
+describe('faults', () => {
+  test('Redis down: requests are served as MISS with the cache marked unavailable; health 503', async () => {
+    const { key } = await newProject();
+    const content = unique('redis down');
+    await chat(key, content);
+    await h.stack.stopRedis();
+    try {
+      const r = await chat(key, content);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-watchllm-cache'), 'MISS');
+      assert.equal(r.headers.get('x-watchllm-cache-detail'), 'unavailable');
+      const health = await call('/health', { method: 'GET' });
+      assert.equal(health.status, 503);
+      assert.deepEqual(health.json.down, ['redis']);
+      assert.equal(health.json.checks.redis.status, 'down');
+    } finally {
+      await h.stack.startRedis();
+    }
+    const back = await chat(key, unique('redis back'));
+    assert.equal(back.headers.get('x-watchllm-cache-detail'), 'stored');
+  });
+
+  test('Supabase down: a known key keeps working, an unknown key gets 503 (never 200); health 503', async () => {
+    const known = await newProject();
+    const unknown = await newProject();
+    assert.equal((await chat(known.key, unique('warm'))).status, 200);
+    await h.stack.stopPostrust();
+    try {
+      await new Promise((r) => setTimeout(r, 2300)); // past the fresh TTL: the stale entry is what serves
+      const ok = await chat(known.key, unique('supabase down'));
+      assert.equal(ok.status, 200, ok.text);
+      const refused = await chat(unknown.key, unique('never seen'));
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.json.error.code, 'service_unavailable');
+      const fake = await chat('lgw_proj_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'x');
+      assert.equal(fake.status, 503);
+      const health = await call('/health', { method: 'GET' });
+      assert.equal(health.status, 503);
+      assert.deepEqual(health.json.down, ['supabase']);
+    } finally {
+      await h.stack.startPostrust();
+    }
+    assert.equal((await chat(unknown.key, unique('after'))).status, 200);
+  });
+});
