@@ -14,7 +14,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # --- Debian packages -------------------------------------------------------------------------
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v psql >/dev/null || need_apt+=(postgresql-client)
 if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
   [ -x /usr/bin/rustc ] || need_apt+=(rustc-web cargo-web)
   [ -d /usr/lib/rustlib/src/rust/library ] || need_apt+=(rust-web-src)

@@ -14,7 +14,12 @@ import { startFakeProvider } from './fake-provider.mjs';
 import { supabaseKeys } from './lib/crypto.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+// The newest PostgreSQL server installed from Debian/Ubuntu packages.
+const PG_BIN = (() => {
+  const base = '/usr/lib/postgresql';
+  const versions = fs.existsSync(base) ? fs.readdirSync(base).filter((v) => fs.existsSync(`${base}/${v}/bin/postgres`)).sort((a, b) => Number(b) - Number(a)) : [];
+  return versions.length ? `${base}/${versions[0]}/bin` : '/usr/lib/postgresql/15/bin';
+})();
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
