@@ -4,6 +4,7 @@
 // HIT requests/s, the Worker's gzipped size and the wasm compile time.
 // Bounded: a fixed number of requests and a few seconds of load, loopback only.
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { startStack, supabaseAdmin, ROOT } from './stack.mjs';
@@ -12,7 +13,7 @@ import { Miniflare } from 'miniflare';
 
 const BENCH_PORTS = { redis: 26390, upstash: 28079, postgres: 25432, postrust: 23100, supabase: 25421, fake: 28090, worker: 28787 };
 const UPSTREAM_DELAY_MS = Number(process.env.BENCH_UPSTREAM_DELAY_MS || 20);
-const N_HIT = Number(process.env.BENCH_HITS || 2000);
+const N_HIT = Number(process.env.BENCH_HITS || 1000);
 const N_MISS = Number(process.env.BENCH_MISSES || 200);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS || 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
@@ -31,68 +32,52 @@ try {
   sqlPlan(stack);
   const project = await createProject(admin, { name: 'bench', plan: 'bench-unlimited' });
   const { key } = await createApiKey(admin, project.id);
-  const body = (content) => JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] });
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const post = async (url, b, h = headers) => {
-    const t = performance.now();
-    const r = await fetch(url, { method: 'POST', headers: h, body: b });
-    await r.arrayBuffer();
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-    return { ms: performance.now() - t, cache: r.headers.get('x-watchllm-cache'), inner: Number(r.headers.get('x-watchllm-latency-ms')) };
-  };
-  const proxyUrl = `${stack.workerUrl}/v1/chat/completions`;
-
-  // HIT latency (sequential).
-  const hitBody = body('benchmark hit prompt');
-  await post(proxyUrl, hitBody);
-  for (let i = 0; i < 50; i++) await post(proxyUrl, hitBody); // warm-up
-  const hits = [];
-  const inner = [];
-  for (let i = 0; i < N_HIT; i++) {
-    const r = await post(proxyUrl, hitBody);
-    if (r.cache !== 'HIT') throw new Error('expected a HIT');
-    hits.push(r.ms);
-    inner.push(r.inner);
-  }
-
-  // MISS overhead: each unique prompt once directly to the fake upstream, once through the proxy.
-  const direct = [];
-  const proxied = [];
-  const upstreamHeaders = { authorization: `Bearer ${stack.providerKeys.openrouter}`, 'content-type': 'application/json' };
-  for (let i = 0; i < N_MISS; i++) {
-    direct.push((await post(`${stack.fake.baseUrls.openrouter}/chat/completions`, body(`direct ${i}`), upstreamHeaders)).ms);
-    const r = await post(proxyUrl, body(`miss ${i} ${Date.now()}`));
-    if (r.cache !== 'MISS') throw new Error('expected a MISS');
-    proxied.push(r.ms);
-  }
-
-  // HIT throughput.
-  let done = 0;
-  const until = performance.now() + LOAD_SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < until) {
-        await post(proxyUrl, hitBody);
-        done += 1;
-      }
-    }),
-  );
-  const rps = done / LOAD_SECONDS;
+  const vars = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'worker.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
+  const direct = new Miniflare({
+    modules: true,
+    scriptPath: path.join(ROOT, 'build/index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-01',
+    host: '127.0.0.1',
+    port: BENCH_PORTS.worker + 2,
+    bindings: vars,
+  });
+  const directUrl = String(await direct.ready).replace(/\/$/, '');
+  // The client runs in its own process; this one keeps serving the adapters meanwhile.
+  const runClient = (url, tag) =>
+    new Promise((resolve, reject) => {
+      const job = { url, tag, key, nHit: N_HIT, nMiss: N_MISS, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY, upstreamUrl: `${stack.fake.baseUrls.openrouter}/chat/completions`, providerKey: stack.providerKeys.openrouter };
+      const child = spawn(process.execPath, [path.join(ROOT, 'tools/bench-client.mjs'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`bench client failed: ${err}`));
+      });
+    });
+  const results = { 'workerd, direct socket': await runClient(directUrl, 'direct'), 'wrangler dev (adds its dev proxy process)': await runClient(stack.workerUrl, 'wrangler') };
+  await direct.dispose();
 
   // Size and start-up.
   const wasm = fs.readFileSync(path.join(ROOT, 'build/index_bg.wasm'));
   const js = fs.readFileSync(path.join(ROOT, 'build/index.js'));
   const gz = zlib.gzipSync(Buffer.concat([wasm, js]), { level: 9 }).length;
   const startup = await measureStartup();
+  console.log(`\nWatchLLM proxy benchmark: loopback, real workerd, Redis (Upstash REST adapter) and PostgreSQL (postrust) local;
+fake upstream with a fixed ${UPSTREAM_DELAY_MS} ms delay; load generated from a separate process.`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`
+  ${name}
+    HIT latency (${N_HIT} sequential, client-observed): p50 ${fmt(r.hitP50)} ms, p99 ${fmt(r.hitP99)} ms  [X-WatchLLM-Latency-Ms p50 ${r.innerP50}, p99 ${r.innerP99}]
+    MISS overhead (${N_MISS} pairs, proxied minus direct upstream): p50 ${fmt(r.overheadP50)} ms, p99 ${fmt(r.overheadP99)} ms  [direct p50 ${fmt(r.directP50)} ms, proxied p50 ${fmt(r.proxiedP50)} ms]
+    HIT throughput: ${r.rps.toFixed(0)} requests/s (${CONCURRENCY} concurrent, ${LOAD_SECONDS} s)`);
+  }
   console.log(`
-WatchLLM proxy benchmark (loopback, workerd via wrangler dev, Redis + PostgreSQL local)
-  HIT latency (client-observed, ${N_HIT} sequential): p50 ${fmt(pct(hits, 50))} ms, p99 ${fmt(pct(hits, 99))} ms
-  HIT latency (X-WatchLLM-Latency-Ms, inside the Worker): p50 ${pct(inner, 50)} ms, p99 ${pct(inner, 99)} ms
-  MISS (${N_MISS}, upstream delay ${UPSTREAM_DELAY_MS} ms): direct p50 ${fmt(pct(direct, 50))} ms, proxied p50 ${fmt(pct(proxied, 50))} ms
-  MISS overhead added by the proxy: p50 ${fmt(pct(proxied, 50) - pct(direct, 50))} ms, p99 ${fmt(pct(proxied, 99) - pct(direct, 99))} ms
-  HIT throughput: ${rps.toFixed(0)} requests/s (${CONCURRENCY} concurrent clients, ${LOAD_SECONDS} s)
-  Worker size: ${(wasm.length / 1024).toFixed(0)} KiB wasm + ${(js.length / 1024).toFixed(0)} KiB JS; gzipped ${(gz / 1024).toFixed(0)} KiB
-  Start-up in a fresh workerd (Miniflare): script + wasm loaded in ${fmt(startup.loadMs)} ms (includes starting workerd), first request ${fmt(startup.firstMs)} ms, warm request ${fmt(startup.warmMs)} ms
+  Worker size: ${(wasm.length / 1024).toFixed(0)} KiB wasm + ${(js.length / 1024).toFixed(0)} KiB JS; gzipped ${(gz / 1024).toFixed(0)} KiB (limit 1024 KiB)
+  Start-up in a fresh workerd: script + wasm loaded in ${fmt(startup.loadMs)} ms (includes starting workerd), first request ${fmt(startup.firstMs)} ms, warm request ${fmt(startup.warmMs)} ms
   Whole local stack ready in ${(readyMs / 1000).toFixed(1)} s
 `);
 } finally {

@@ -122,3 +122,9 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { port, keys, delay } = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split(/=(.*)/s).slice(0, 2)));
+  const s = await startFakeProvider({ port: Number(port), keys: JSON.parse(keys), delayMs: Number(delay || 0) });
+  console.log(`fake provider listening on ${s.url}`);
+}

@@ -8,9 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { startUpstashRest } from './upstash-rest.mjs';
-import { startSupabaseGateway } from './supabase-gateway.mjs';
-import { startFakeProvider } from './fake-provider.mjs';
 import { supabaseKeys } from './lib/crypto.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,7 +71,6 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
   logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
   fs.mkdirSync(logDir, { recursive: true });
   const procs = [];
-  const closers = [];
   const jwtSecret = 'local-dev-jwt-secret-with-at-least-32-characters';
   const keys = supabaseKeys(jwtSecret);
   const upstashToken = 'local-upstash-token';
@@ -83,8 +79,7 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
   const stack = { ports, logDir, keys, jwtSecret, upstashToken, encryptionKey, providerKeys, procs };
 
   const stop = async () => {
-    for (const c of closers.reverse()) await c().catch(() => {});
-    for (const p of procs.reverse()) await p.stop();
+    for (const p of [...procs].reverse()) await p.stop();
   };
   stack.stop = stop;
   try {
@@ -97,8 +92,14 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
     };
     stack.stopRedis = async () => stack.redis.stop();
     await stack.startRedis();
-    const upstash = await startUpstashRest({ port: ports.upstash, redisUrl: `redis://127.0.0.1:${ports.redis}`, token: upstashToken });
-    closers.push(upstash.close);
+    // Each adapter runs in its own process, so none shares an event loop with the others or with
+    // the tests and benchmark driving the stack.
+    const tool = async (name, script, args, readyUrl) => {
+      procs.push(new Proc(name, process.execPath, [path.join(ROOT, 'tools', script), ...args], { logFile: path.join(logDir, `${name}.log`) }));
+      await waitFor(name, () => fetch(readyUrl).then(() => true));
+    };
+    const upstash = { url: `http://127.0.0.1:${ports.upstash}` };
+    await tool('upstash-rest', 'upstash-rest.mjs', ['--port', String(ports.upstash), '--redis', `redis://127.0.0.1:${ports.redis}`, '--token', upstashToken], upstash.url);
     stack.upstashUrl = upstash.url;
     say(`redis on :${ports.redis}, Upstash REST on ${upstash.url}`);
 
@@ -146,16 +147,16 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
     };
     stack.stopPostrust = async () => stack.postrust.stop();
     await stack.startPostrust();
-    const gateway = await startSupabaseGateway({ port: ports.supabase, restUrl: `http://127.0.0.1:${ports.postrust}`, keys });
-    closers.push(gateway.close);
+    const gateway = { url: `http://127.0.0.1:${ports.supabase}` };
+    await tool('supabase-gateway', 'supabase-gateway.mjs', [`--port=${ports.supabase}`, `--rest=http://127.0.0.1:${ports.postrust}`, `--anon=${keys.anon}`, `--service=${keys.service}`], gateway.url);
     stack.supabaseUrl = gateway.url;
     say(`Supabase REST on ${gateway.url}/rest/v1 (postrust on :${ports.postrust})`);
 
     if (fakeProvider) {
-      const fake = await startFakeProvider({ port: ports.fake, keys: providerKeys, delayMs: fakeDelayMs });
-      closers.push(fake.close);
-      stack.fake = fake;
-      say(`fake LLM provider on ${fake.url}`);
+      const url = `http://127.0.0.1:${ports.fake}`;
+      await tool('fake-provider', 'fake-provider.mjs', [`--port=${ports.fake}`, `--keys=${JSON.stringify(providerKeys)}`, `--delay=${fakeDelayMs}`], `${url}/__requests`);
+      stack.fake = { url, baseUrls: { openrouter: `${url}/api/v1`, openai: `${url}/v1`, groq: `${url}/openai/v1` } };
+      say(`fake LLM provider on ${stack.fake.url}`);
     }
 
     if (worker) {

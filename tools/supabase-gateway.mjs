@@ -34,3 +34,9 @@ export async function startSupabaseGateway({ port, restUrl, keys, host = '127.0.
   await new Promise((resolve) => server.listen(port, host, resolve));
   return { url: `http://${host}:${port}`, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { port, rest, anon, service } = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split(/=(.*)/s).slice(0, 2)));
+  const s = await startSupabaseGateway({ port: Number(port), restUrl: rest, keys: { anon, service } });
+  console.log(`supabase gateway listening on ${s.url}`);
+}

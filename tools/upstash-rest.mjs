@@ -120,6 +120,7 @@ export async function startUpstashRest({ port, redisUrl, token, host = '127.0.0.
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '8079' }, redis: { type: 'string', default: 'redis://127.0.0.1:6379' }, token: { type: 'string' } } });
+  process.on('SIGTERM', () => process.exit(0));
   const s = await startUpstashRest({ port: Number(values.port), redisUrl: values.redis, token: values.token || process.env.UPSTASH_TOKEN });
   console.log(`upstash-rest listening on ${s.url}`);
 }

@@ -35,7 +35,17 @@ fn number(env: &Env, name: &str, default: u64) -> u64 {
     get(env, name).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+thread_local! {
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
+    /// The configuration, read from the environment once per isolate (vars and secrets are fixed
+    /// for an isolate's lifetime; a new deployment gets new isolates).
+    pub fn cached(env: &Env) -> Config {
+        CONFIG.with(|c| c.get_or_init(|| Config::from_env(env)).clone())
+    }
+
     pub fn from_env(env: &Env) -> Config {
         let base = |p: Provider| {
             let var = format!("{}_BASE_URL", p.name().to_ascii_uppercase());

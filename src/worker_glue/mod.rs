@@ -35,7 +35,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
     let start_ms = now_ms();
     let path = req.path();
     let method = req.method();
-    let cfg = Config::from_env(env);
+    let cfg = Config::cached(env);
     match (method.clone(), path.trim_end_matches('/')) {
         (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
         (Method::Get | Method::Head, "/health") => health::handle(&cfg).await,

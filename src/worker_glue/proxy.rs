@@ -74,9 +74,7 @@ impl Exchange {
     }
 
     fn spawn_log(&self, ctx: &Context) {
-        let cfg = self.cfg.clone();
-        let record = self.log.clone();
-        ctx.wait_until(async move { usage_log::write(&cfg, &record).await });
+        usage_log::enqueue(&self.cfg, ctx, &self.log);
     }
 }
 
@@ -241,16 +239,16 @@ fn upstream_request(cfg: &Config, preq: &ProxyRequest, route: &Route, api_key: &
     Request::new_with_init(&format!("{}{}", cfg.base_url(route.provider), preq.endpoint.upstream_path()), &init)
 }
 
-/// Stores the answer (when cacheable) and then writes the usage row; runs inside `wait_until`.
-async fn store_then_log(cfg: Config, mut log: UsageRecord, store: Option<(String, CacheEntry, u64)>) {
-    if let Some((key, entry, ttl)) = store {
-        let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
-        if let Err(e) = redis.command(&["SET", &key, &entry.to_json(), "EX", &ttl.to_string()]).await {
+/// Stores an answer in the cache; runs inside `wait_until`. Returns whether it was stored.
+async fn store(cfg: &Config, key: &str, entry: &CacheEntry, ttl: u64) -> bool {
+    let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
+    match redis.command(&["SET", key, &entry.to_json(), "EX", &ttl.to_string()]).await {
+        Ok(_) => true,
+        Err(e) => {
             worker::console_warn!("cache store failed: {e}");
-            log.error_code.get_or_insert_with(|| "cache_store_failed".into());
+            false
         }
     }
-    usage_log::write(&cfg, &log).await;
 }
 
 fn entry_for(provider: &str, route: &Route, answer: Value, now: u64) -> (CacheEntry, Usage, Option<f64>) {
@@ -316,8 +314,13 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
     ex.log.completion_tokens = usage.completion_tokens;
     ex.log.cost_usd = cost;
     ex.log.latency_ms = ex.elapsed();
-    let store = store_key.filter(|_| cacheable).map(|k| (k, entry, ttl));
-    ctx.wait_until(store_then_log(ex.cfg.clone(), ex.log.clone(), store));
+    ex.spawn_log(ctx);
+    if let Some(key) = store_key.filter(|_| cacheable) {
+        let cfg = ex.cfg.clone();
+        ctx.wait_until(async move {
+            store(&cfg, &key, &entry, ttl).await;
+        });
+    }
     bytes_response(200, "application/json", body, &headers)
 }
 
@@ -356,27 +359,27 @@ fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &Proxy
     let route = route.clone();
     let provider_name = provider.to_string();
     ctx.wait_until(async move {
-        let store = match rx.await {
+        match rx.await {
             Ok(Some(answer)) => {
                 let (entry, usage, cost) = entry_for(&provider_name, &route, answer, now_ms());
                 log.status_code = 200;
                 log.prompt_tokens = usage.prompt_tokens;
                 log.completion_tokens = usage.completion_tokens;
                 log.cost_usd = cost;
-                store_key.map(|k| (k, entry, ttl))
+                if let Some(key) = store_key {
+                    store(&cfg, &key, &entry, ttl).await;
+                }
             }
             Ok(None) => {
                 log.status_code = 502;
                 log.error_code = Some("incomplete_stream".into());
-                None
             }
             Err(_) => {
                 log.status_code = 499;
                 log.error_code = Some("stream_aborted".into());
-                None
             }
-        };
-        store_then_log(cfg, log, store).await;
+        }
+        usage_log::write_now(&cfg, &log).await;
     });
 
     let out = Headers::new();
