@@ -2,11 +2,14 @@
 //!
 //! The canonical form keeps every field that can change the answer and drops only fields known not
 //! to (streaming mode, end-user ids, metadata), so unknown new parameters can never cause a wrong hit.
+//! User messages enter the key in their normalised form (see `normalize`), so prompts that differ
+//! only trivially ("What's 5 times 3?", "what is 5 × 3?") share an entry.
 //! A streamed and a non-streamed request share one entry: the cache stores the assembled answer and
 //! replays it in either form. Object keys are sorted (serde_json's default map), so key order in the
 //! client's JSON does not matter.
 
-use crate::request::ProxyRequest;
+use crate::normalize::normalize_prompt;
+use crate::request::{Endpoint, ProxyRequest};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -25,8 +28,31 @@ pub fn canonical_request(req: &ProxyRequest) -> String {
         }
         canonical.insert(k.clone(), v.clone());
     }
+    if req.endpoint == Endpoint::ChatCompletions {
+        if let Some(Value::Array(messages)) = canonical.get_mut("messages") {
+            messages.iter_mut().for_each(normalize_user_message);
+        }
+    }
     canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
     serde_json::to_string(&Value::Object(canonical)).expect("a JSON value always serialises")
+}
+
+/// Replaces a user message's text with its normalised form (text parts of array content too).
+fn normalize_user_message(message: &mut Value) {
+    if message.get("role").and_then(Value::as_str) != Some("user") {
+        return;
+    }
+    match message.get_mut("content") {
+        Some(Value::String(s)) => *s = normalize_prompt(s),
+        Some(Value::Array(parts)) => {
+            for part in parts.iter_mut().filter(|p| p.get("type").and_then(Value::as_str) == Some("text")) {
+                if let Some(Value::String(t)) = part.get_mut("text") {
+                    *t = normalize_prompt(t);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Hex SHA-256 of arbitrary bytes.
@@ -51,7 +77,7 @@ pub fn exact_cache_key(project_id: &str, req: &ProxyRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{parse, Endpoint};
+    use crate::request::parse;
 
     fn chat(body: &str) -> ProxyRequest {
         parse(Endpoint::ChatCompletions, body.as_bytes()).unwrap()
@@ -62,6 +88,20 @@ mod tests {
         let a = chat(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0}"#);
         let b = chat(r#"{"temperature":0,"stream":true,"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"gpt-4o"}"#);
         assert_eq!(exact_cache_key("p1", &a), exact_cache_key("p1", &b));
+    }
+
+    #[test]
+    fn trivially_different_user_prompts_share_a_key() {
+        let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"What's 5 times 3?"}]}"#);
+        let b = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 3?"}]}"#);
+        let c = chat(r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"  WHAT is 5 times 3?"}]}]}"#);
+        assert_eq!(exact_cache_key("p", &a), exact_cache_key("p", &b));
+        let d = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 4?"}]}"#);
+        assert_ne!(exact_cache_key("p", &a), exact_cache_key("p", &d));
+        let sys_a = chat(r#"{"model":"m","messages":[{"role":"system","content":"Be Brief"},{"role":"user","content":"hi"}]}"#);
+        let sys_b = chat(r#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#);
+        assert_ne!(exact_cache_key("p", &sys_a), exact_cache_key("p", &sys_b), "system prompts are kept exactly");
+        assert_ne!(exact_cache_key("p", &a), exact_cache_key("p", &c), "array content stays a different shape");
     }
 
     #[test]

@@ -6,10 +6,13 @@
 pub mod api_key;
 pub mod cache_entry;
 pub mod cache_key;
+pub mod embedding;
 pub mod error;
 pub mod models;
+pub mod normalize;
 pub mod rate_limit;
 pub mod request;
+pub mod semantic;
 pub mod secrets;
 pub mod sse;
 pub mod watchllm_headers;
