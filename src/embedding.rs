@@ -49,12 +49,24 @@ pub fn tokens(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A light English stemmer for plurals ("things" -> "thing", "queries" -> "query"), so number
+/// agreement does not separate rewordings.
+fn stem(w: &str) -> String {
+    if w.len() > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..w.len() - 3]);
+    }
+    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..w.len() - 1].to_string();
+    }
+    w.to_string()
+}
+
 /// Embeds already-normalised text into a unit vector (all zeros for text without words).
 pub fn embed(normalized: &str) -> [f32; DIM] {
     let mut v = [0f32; DIM];
-    let words = tokens(normalized);
+    let words: Vec<String> = tokens(normalized).into_iter().map(stem).collect();
     for w in &words {
-        let stop = STOPWORDS.contains(w);
+        let stop = STOPWORDS.contains(&w.as_str());
         add(&mut v, b"w", w.as_bytes(), if stop { STOPWORD_WEIGHT } else { WORD_WEIGHT });
         if !stop {
             let padded: Vec<char> = std::iter::once('<').chain(w.chars()).chain(std::iter::once('>')).collect();
@@ -102,6 +114,8 @@ mod tests {
         assert!(sim("What are the best things to do in Hong Kong?", "What are the best things to do in Hong Kong") > 0.97);
         assert!(sim("how to learn rust quickly", "how to learn rust fast") < 0.95);
         assert!(sim("What is the capital of France?", "What is the capital of Spain?") < 0.95);
+        assert!(sim("Write a haiku about autumn leaves", "Write a haiku about autumn leave") > 0.95, "plurals");
+        assert!(sim("list the best database queries", "list the best database query") > 0.95, "plurals in -ies");
         assert!(sim("Write a poem about the sea", "Summarise this article about taxes") < 0.3);
     }
 }

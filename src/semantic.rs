@@ -6,8 +6,8 @@
 //!   turns, every output-affecting parameter), so it is hashed into the bucket keys; only the last
 //!   user message is compared by embedding.
 //! - Lookup: random-hyperplane LSH, `BANDS` bands of `BITS` bits. Each band names one Redis hash
-//!   (`wl:s1:<project>:<scope>:<band>:<signature>`) whose fields are exact-cache keys and whose
-//!   values carry the quantised vector and guard signature, so one `HGETALL` per band, sent in the
+//!   (`wl:s1:<project>:<scope>:<band>:<signature>`) whose fields are the hashes of exact-cache keys
+//!   (`wl:c1:<project>:chat:<hash>`) and whose values carry the quantised vector and guard signature, so one `HGETALL` per band, sent in the
 //!   same pipeline as the exact lookup, returns every candidate; exact cosine decides. Buckets are
 //!   capped at `MAX_BUCKET` fields, so a lookup stays `BANDS` reads of bounded size however many
 //!   entries a project has.
@@ -24,10 +24,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-pub const BANDS: usize = 8;
-pub const BITS: usize = 13;
+pub const BANDS: usize = 10;
+pub const BITS: usize = 11;
 /// Most fields one bucket keeps; older ones are evicted at random beyond it.
-pub const MAX_BUCKET: usize = 48;
+pub const MAX_BUCKET: usize = 32;
 /// Default similarity threshold.
 pub const DEFAULT_THRESHOLD: f32 = 0.95;
 
@@ -139,6 +139,16 @@ pub fn bucket_keys(project_id: &str, q: &SemanticQuery) -> Vec<String> {
 pub fn encode_record(q: &SemanticQuery) -> String {
     let bytes: Vec<u8> = q.vector.iter().map(|x| ((x * 127.0).round().clamp(-127.0, 127.0) as i8) as u8).collect();
     format!("{}:{}", q.guard, B64.encode(bytes))
+}
+
+/// The bucket field for an exact-cache key: its hash (the project and endpoint are in the bucket key).
+pub fn field_for(entry_key: &str) -> &str {
+    entry_key.rsplit(':').next().unwrap_or(entry_key)
+}
+
+/// The exact-cache key a bucket field stands for in `project_id`.
+pub fn entry_key_for(project_id: &str, field: &str) -> String {
+    format!("wl:c{}:{project_id}:chat:{field}", crate::cache_key::CACHE_FORMAT_VERSION)
 }
 
 /// A candidate read back from a bucket.
@@ -257,6 +267,8 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_match() {
+        assert_eq!(field_for("wl:c1:p1:chat:abc"), "abc");
+        assert_eq!(entry_key_for("p1", "abc"), "wl:c1:p1:chat:abc");
         let a = q("Explain the theory of relativity in simple terms");
         let rec = encode_record(&a);
         let cand = decode_record("wl:c1:p1:chat:abc", &rec).unwrap();

@@ -19,9 +19,24 @@ pub struct KeyRecord {
     pub key_kind: String,
     pub revoked: bool,
     pub requests_per_minute: u64,
+    #[serde(default = "default_true")]
+    pub semantic_cache_enabled: bool,
+    #[serde(default = "default_threshold")]
+    pub similarity_threshold: f32,
+    /// The project's TTL for completions (embeddings always keep 24 h).
+    #[serde(default)]
+    pub cache_ttl_secs: Option<u64>,
     /// Encrypted provider keys by provider name (`openai`, `groq`, ...).
     #[serde(default)]
     pub provider_keys: Option<HashMap<String, String>>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_threshold() -> f32 {
+    crate::semantic::DEFAULT_THRESHOLD
 }
 
 impl KeyRecord {

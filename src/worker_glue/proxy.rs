@@ -16,6 +16,7 @@ use crate::models::{self, Provider, Route, Usage};
 use crate::rate_limit;
 use crate::request::{self, Endpoint, ProxyRequest};
 use crate::secrets;
+use crate::semantic::{self, Candidate};
 use crate::sse::{self, StreamTap};
 use crate::watchllm_headers::{CacheDetail, CacheStatus, WatchllmHeaders};
 use futures::channel::oneshot;
@@ -125,10 +126,16 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     let provider = route.provider.name();
     ex.log.provider = provider.to_string();
 
-    // 3. One Redis round trip: rate-limit counter and cache lookup together.
+    // 3. One Redis round trip: rate-limit counter, exact lookup and the semantic buckets together.
     let bypass = truthy(&req, "x-watchllm-bypass-cache");
     let refresh = truthy(&req, "x-watchllm-refresh-cache");
+    let threshold = match similarity_threshold(&req, record.similarity_threshold) {
+        Ok(t) => t,
+        Err(e) => return ex.fail(ctx, e, provider),
+    };
     let cache_key = exact_cache_key(&record.project_id, &preq);
+    let semantic_query = if record.semantic_cache_enabled { semantic::query_for(&preq) } else { None };
+    let buckets = semantic_query.as_ref().map(|q| semantic::bucket_keys(&record.project_id, q)).unwrap_or_default();
     let redis = Upstash { url: &ex.cfg.upstash_url, token: &ex.cfg.upstash_token, timeout_ms: ex.cfg.redis_timeout_ms };
     let counter = rate_limit::counter_key(&presented.hash, start_ms);
     let mut cmds = vec![
@@ -138,6 +145,7 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     let read_cache = !bypass && !refresh;
     if read_cache {
         cmds.push(vec!["GET".into(), cache_key.clone()]);
+        cmds.extend(buckets.iter().map(|b| vec!["HGETALL".to_string(), b.clone()]));
     }
     let replies: Option<Vec<Reply>> = match redis.pipeline(&cmds).await {
         Ok(r) => Some(r),
@@ -167,7 +175,25 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
         return serve_hit(&mut ex, ctx, &preq, entry, CacheStatus::Hit, None);
     }
 
-    // 5. Miss: forward upstream.
+    // 5. Semantic hit: the best guarded candidate at or above the threshold, fetched in a second
+    //    round trip (only when there is one).
+    if let (Some(q), Some(replies)) = (&semantic_query, &replies) {
+        let candidates: Vec<Candidate> = replies.iter().skip(3).filter_map(|r| r.as_ref().ok()).flat_map(|r| bucket_candidates(&record.project_id, r)).collect();
+        let project_prefix = format!("wl:c1:{}:", record.project_id);
+        if let Some((candidate, similarity)) = semantic::best_match(q, &candidates, threshold, &project_prefix) {
+            match redis.command(&["GET", &candidate.entry_key]).await {
+                Ok(Value::String(text)) => {
+                    if let Some(entry) = CacheEntry::from_json(&text) {
+                        return serve_hit(&mut ex, ctx, &preq, entry, CacheStatus::HitSemantic, Some(similarity as f64));
+                    }
+                }
+                Ok(_) => forget_expired(&ex.cfg, ctx, &buckets, &candidate.entry_key),
+                Err(e) => worker::console_warn!("semantic candidate fetch failed: {e}"),
+            }
+        }
+    }
+
+    // 6. Miss: forward upstream.
     let detail = if !redis_up {
         CacheDetail::Unavailable
     } else if bypass {
@@ -177,8 +203,57 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     } else {
         CacheDetail::Stored
     };
-    let store_key = (redis_up && !bypass).then_some(cache_key);
-    forward(ex, ctx, &record, &preq, &route, detail, store_key).await
+    let plan = (redis_up && !bypass).then(|| StorePlan {
+        key: cache_key,
+        ttl: if endpoint == Endpoint::Embeddings { endpoint.cache_ttl_secs() } else { record.cache_ttl_secs.unwrap_or(endpoint.cache_ttl_secs()) },
+        semantic: semantic_query.as_ref().map(|q| (buckets.clone(), semantic::encode_record(q))),
+    });
+    forward(ex, ctx, &record, &preq, &route, detail, plan).await
+}
+
+/// The per-request threshold (`X-WatchLLM-Similarity-Threshold`), else the project's.
+fn similarity_threshold(req: &Request, project_default: f32) -> std::result::Result<f32, ApiError> {
+    match req.headers().get("x-watchllm-similarity-threshold").ok().flatten() {
+        None => Ok(project_default),
+        Some(v) => match v.trim().parse::<f32>() {
+            Ok(t) if t > 0.0 && t <= 1.0 => Ok(t),
+            _ => Err(ApiError::invalid_request(
+                format!("Invalid X-WatchLLM-Similarity-Threshold '{v}': expected a number above 0 and at most 1."),
+                Some("X-WatchLLM-Similarity-Threshold"),
+                "invalid_value",
+            )),
+        },
+    }
+}
+
+/// Candidates from one `HGETALL` reply (`[field, value, field, value, ...]`).
+fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
+    let Some(items) = reply.as_array() else { return Vec::new() };
+    items
+        .chunks(2)
+        .filter_map(|kv| match kv {
+            [Value::String(field), Value::String(record)] => semantic::decode_record(&semantic::entry_key_for(project_id, field), record),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Drops a bucket field whose entry has expired, off the hot path.
+fn forget_expired(cfg: &Config, ctx: &Context, buckets: &[String], entry_key: &str) {
+    let cfg = cfg.clone();
+    let field = semantic::field_for(entry_key);
+    let cmds: Vec<Vec<String>> = buckets.iter().map(|b| vec!["HDEL".to_string(), b.clone(), field.to_string()]).collect();
+    ctx.wait_until(async move {
+        let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
+        let _ = redis.pipeline(&cmds).await;
+    });
+}
+
+/// Where and how long a miss's answer is stored: its exact key, and its semantic buckets + record.
+struct StorePlan {
+    key: String,
+    ttl: u64,
+    semantic: Option<(Vec<String>, String)>,
 }
 
 /// Answers from a cache entry, as JSON or as a replayed SSE stream.
@@ -239,14 +314,38 @@ fn upstream_request(cfg: &Config, preq: &ProxyRequest, route: &Route, api_key: &
     Request::new_with_init(&format!("{}{}", cfg.base_url(route.provider), preq.endpoint.upstream_path()), &init)
 }
 
-/// Stores an answer in the cache; runs inside `wait_until`. Returns whether it was stored.
-async fn store(cfg: &Config, key: &str, entry: &CacheEntry, ttl: u64) -> bool {
+/// Stores an answer under its exact key and in its semantic buckets (one pipeline), then trims
+/// buckets that grew past `MAX_BUCKET`; runs inside `wait_until`.
+async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
     let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
-    match redis.command(&["SET", key, &entry.to_json(), "EX", &ttl.to_string()]).await {
-        Ok(_) => true,
-        Err(e) => {
-            worker::console_warn!("cache store failed: {e}");
-            false
+    let ttl = plan.ttl.to_string();
+    let mut cmds = vec![vec!["SET".to_string(), plan.key.clone(), entry.to_json(), "EX".into(), ttl.clone()]];
+    if let Some((buckets, record)) = &plan.semantic {
+        for b in buckets {
+            cmds.push(vec!["HSET".into(), b.clone(), semantic::field_for(&plan.key).to_string(), record.clone()]);
+            cmds.push(vec!["EXPIRE".into(), b.clone(), ttl.clone()]);
+            cmds.push(vec!["HLEN".into(), b.clone()]);
+        }
+    }
+    let replies = match redis.pipeline(&cmds).await {
+        Ok(r) => r,
+        Err(e) => return worker::console_warn!("cache store failed: {e}"),
+    };
+    let Some((buckets, _)) = &plan.semantic else { return };
+    let mut trims = Vec::new();
+    for (i, b) in buckets.iter().enumerate() {
+        let len = replies.get(1 + i * 3 + 2).and_then(|r| r.as_ref().ok()).and_then(Value::as_u64).unwrap_or(0) as usize;
+        if len > semantic::MAX_BUCKET {
+            trims.push((b.clone(), len - semantic::MAX_BUCKET));
+        }
+    }
+    for (bucket, excess) in trims {
+        if let Ok(Value::Array(fields)) = redis.command(&["HRANDFIELD", &bucket, &excess.to_string()]).await {
+            let mut cmd = vec!["HDEL".to_string(), bucket.clone()];
+            cmd.extend(fields.iter().filter_map(Value::as_str).filter(|f| *f != semantic::field_for(&plan.key)).map(str::to_string));
+            if cmd.len() > 2 {
+                let _ = redis.pipeline(&[cmd]).await;
+            }
         }
     }
 }
@@ -268,7 +367,7 @@ fn entry_for(provider: &str, route: &Route, answer: Value, now: u64) -> (CacheEn
     (entry, usage, cost)
 }
 
-async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &ProxyRequest, route: &Route, detail: CacheDetail, store_key: Option<String>) -> Result<Response> {
+async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &ProxyRequest, route: &Route, detail: CacheDetail, plan: Option<StorePlan>) -> Result<Response> {
     let provider = route.provider.name();
     let api_key = match provider_auth(&ex.cfg, record, route.provider) {
         Ok(k) => k,
@@ -289,10 +388,8 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
         let err = if status >= 400 { ApiError::from_upstream(provider, status, &body) } else { ApiError::upstream_failed(provider, "expected an event stream") };
         return ex.fail(ctx, err, provider);
     }
-    let ttl = preq.endpoint.cache_ttl_secs();
-
     if preq.stream {
-        return stream_miss(ex, ctx, resp, preq, route, detail, store_key, ttl);
+        return stream_miss(ex, ctx, resp, preq, route, detail, plan);
     }
 
     let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
@@ -315,19 +412,16 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
     ex.log.cost_usd = cost;
     ex.log.latency_ms = ex.elapsed();
     ex.spawn_log(ctx);
-    if let Some(key) = store_key.filter(|_| cacheable) {
+    if let Some(plan) = plan.filter(|_| cacheable) {
         let cfg = ex.cfg.clone();
-        ctx.wait_until(async move {
-            store(&cfg, &key, &entry, ttl).await;
-        });
+        ctx.wait_until(async move { store(&cfg, &plan, &entry).await });
     }
     bytes_response(200, "application/json", body, &headers)
 }
 
 /// Streams a miss to the client as it arrives; when the stream completes, the assembled answer
 /// is stored and the usage logged (inside `wait_until`, so neither delays the stream).
-#[allow(clippy::too_many_arguments)]
-fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &ProxyRequest, route: &Route, detail: CacheDetail, store_key: Option<String>, ttl: u64) -> Result<Response> {
+fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &ProxyRequest, route: &Route, detail: CacheDetail, plan: Option<StorePlan>) -> Result<Response> {
     let provider = route.provider.name();
     let (tx, rx) = oneshot::channel::<Option<Value>>();
     let tap = Rc::new(RefCell::new((StreamTap::new(preq.include_usage), Some(tx))));
@@ -366,8 +460,8 @@ fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &Proxy
                 log.prompt_tokens = usage.prompt_tokens;
                 log.completion_tokens = usage.completion_tokens;
                 log.cost_usd = cost;
-                if let Some(key) = store_key {
-                    store(&cfg, &key, &entry, ttl).await;
+                if let Some(plan) = plan {
+                    store(&cfg, &plan, &entry).await;
                 }
             }
             Ok(None) => {

@@ -1,0 +1,99 @@
+// The semantic cache through the Worker: normalised prompts hit exactly, rewordings hit
+// semantically with the similarity reported, and guards, scopes and controls prevent wrong hits.
+// Each test has its own project and fixed prompts, so the (deterministic) LSH buckets are the
+// same on every run: no test depends on chance.
+import { describe, test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, eventually, h, newProject, sql, upstreamRequests } from './harness.mjs';
+
+const cacheOf = (r) => r.headers.get('x-watchllm-cache');
+const ask = (key, messages, headers = {}) => call('/v1/chat/completions', { key, headers, body: { model: 'openai/gpt-4o-mini', messages } });
+const user = (content) => [{ role: 'user', content }];
+/** Asks until the first answer is stored (the store runs after the response, in waitUntil). */
+const primed = async (key, messages) => {
+  const first = await ask(key, messages);
+  assert.equal(first.status, 200, first.text);
+  await eventually(async () => cacheOf(await ask(key, messages)) === 'HIT', { what: 'entry stored' });
+  return first;
+};
+
+describe('semantic cache', () => {
+  let key;
+  let project;
+  beforeEach(async () => ({ key, project } = await newProject()));
+
+  test('normalisation: "What\'s 5 times 3?" and "what is 5 × 3?" share the exact entry', async () => {
+    await primed(key, user(`What's 17 times 3?`));
+    const r = await ask(key, user(`  what is 17 × 3 ?`));
+    assert.equal(cacheOf(r), 'HIT');
+  });
+
+  test('a reworded prompt is a HIT-SEMANTIC with its similarity, age, cost and tokens saved', async () => {
+    const before = (await upstreamRequests('theory of relativity')).length;
+    const first = await primed(key, user('Explain the theory of relativity in simple terms'));
+    const r = await ask(key, user('In simple terms, explain the theory of relativity'));
+    assert.equal(cacheOf(r), 'HIT-SEMANTIC', r.text);
+    const sim = Number(r.headers.get('x-watchllm-cache-similarity'));
+    assert.ok(sim >= 0.95 && sim < 1, `similarity ${sim}`);
+    assert.equal(r.headers.get('x-watchllm-cost-usd'), '0');
+    assert.equal(Number(r.headers.get('x-watchllm-tokens-saved')), first.json.usage.total_tokens);
+    assert.ok(Number(r.headers.get('x-watchllm-cache-age')) >= 0);
+    assert.equal(r.json.choices[0].message.content, first.json.choices[0].message.content);
+    assert.equal((await upstreamRequests('theory of relativity')).length, before + 1, 'only the first request reached the provider');
+    const row = await eventually(() => sql(`select cache_status || '|' || similarity from usage_logs where project_id = '${project.id}' and cache_status = 'HIT-SEMANTIC' limit 1`), { what: 'semantic usage row' });
+    assert.ok(row.startsWith('HIT-SEMANTIC|0.9'));
+  });
+
+  test('streamed semantic hits replay a valid stream', async () => {
+    const first = await primed(key, user('Write a haiku about autumn leaves'));
+    const r = await call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', stream: true, messages: user('write me a haiku about autumn leaves') } });
+    assert.equal(cacheOf(r), 'HIT-SEMANTIC');
+    assert.ok(r.text.includes(JSON.stringify(first.json.choices[0].message.content).slice(1, -1)));
+    assert.ok(r.text.trim().endsWith('data: [DONE]'));
+  });
+
+  test('guards: different numbers, negations or names never match, whatever the threshold', async () => {
+    await primed(key, user('what is 5 × 3'));
+    const loose = { 'x-watchllm-similarity-threshold': '0.5' };
+    assert.equal(cacheOf(await ask(key, user(`what is 5 × 4`), loose)), 'MISS');
+    await primed(key, user(`is coffee healthy`));
+    assert.equal(cacheOf(await ask(key, user(`is coffee not healthy`), loose)), 'MISS');
+    await primed(key, user(`Plan a trip from Paris to Rome`));
+    assert.equal(cacheOf(await ask(key, user(`Plan a trip from Paris to Berlin`), loose)), 'MISS');
+  });
+
+  test('multi-turn: the system prompt and earlier turns must match exactly', async () => {
+    const history = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello.' }];
+    await primed(key, [...history, { role: 'user', content: `Explain the theory of relativity in simple terms` }]);
+    const same = await ask(key, [...history, { role: 'user', content: `In simple terms, explain the theory of relativity` }]);
+    assert.equal(cacheOf(same), 'HIT-SEMANTIC');
+    const otherSystem = [{ role: 'system', content: 'You are verbose.' }, ...history.slice(1)];
+    assert.equal(cacheOf(await ask(key, [...otherSystem, { role: 'user', content: `In simple terms, explain the theory of relativity` }])), 'MISS');
+    const otherTurn = [history[0], { role: 'user', content: 'Hey' }, history[2]];
+    assert.equal(cacheOf(await ask(key, [...otherTurn, { role: 'user', content: `In simple terms, explain the theory of relativity` }])), 'MISS');
+  });
+
+  test('per-request threshold, bypass and validation of the header', async () => {
+    await primed(key, user(`What are the best things to do in Hong Kong`));
+    const near = user(`What are the best things to do in Hong Kong today`);
+    assert.equal(cacheOf(await ask(key, near)), 'MISS', 'below the default 0.95');
+    const loose = await ask(key, user(`What are the best things to do in Hong Kong tonight`), { 'x-watchllm-similarity-threshold': '0.85' });
+    assert.equal(cacheOf(loose), 'HIT-SEMANTIC');
+    const bypass = await ask(key, user(`In Hong Kong, what are the best things to do`), { 'x-watchllm-bypass-cache': 'true', 'x-watchllm-similarity-threshold': '0.5' });
+    assert.equal(cacheOf(bypass), 'MISS');
+    const bad = await ask(key, near, { 'x-watchllm-similarity-threshold': '1.5' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, 'X-WatchLLM-Similarity-Threshold');
+  });
+
+  test('projects can turn the semantic cache off, and it never crosses projects', async () => {
+    await primed(key, user(`Summarise the plot of Hamlet`));
+    assert.equal(cacheOf(await ask(key, user(`summarise the plot of Hamlet,`))), 'HIT-SEMANTIC', 'control: same project');
+    const other = await newProject();
+    assert.equal(cacheOf(await ask(other.key, user(`summarise the plot of Hamlet,`))), 'MISS', 'other project');
+    const off = await newProject();
+    await h.admin.update(`projects?id=eq.${off.project.id}`, { semantic_cache_enabled: false });
+    await primed(off.key, user(`Summarise the plot of Hamlet`));
+    assert.equal(cacheOf(await ask(off.key, user(`summarise the plot of Hamlet,`))), 'MISS', 'semantic off');
+  });
+});
