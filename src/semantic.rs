@@ -113,11 +113,13 @@ fn hyperplanes() -> &'static Vec<[f32; DIM]> {
 /// The LSH signature of a vector in each band.
 pub fn band_signatures(v: &[f32; DIM]) -> [u32; BANDS] {
     let planes = hyperplanes();
+    // Hashed embeddings are sparse: only the non-zero coordinates take part in the dot products.
+    let nonzero: Vec<(usize, f32)> = v.iter().copied().enumerate().filter(|(_, x)| *x != 0.0).collect();
     let mut out = [0u32; BANDS];
     for (band, sig) in out.iter_mut().enumerate() {
         for bit in 0..BITS {
             let p = &planes[band * BITS + bit];
-            let dot: f32 = p.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+            let dot: f32 = nonzero.iter().map(|(i, x)| p[*i] * x).sum();
             if dot >= 0.0 {
                 *sig |= 1 << bit;
             }
