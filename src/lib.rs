@@ -17,5 +17,8 @@ pub mod secrets;
 pub mod sse;
 pub mod watchllm_headers;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
 mod worker_glue;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+mod wasm_bench;

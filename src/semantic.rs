@@ -153,12 +153,12 @@ pub fn entry_key_for(project_id: &str, field: &str) -> String {
     format!("wl:c{}:{project_id}:chat:{field}", crate::cache_key::CACHE_FORMAT_VERSION)
 }
 
-/// A candidate read back from a bucket.
+/// A candidate read back from a bucket, its vector still quantised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub entry_key: String,
     pub guard: String,
-    pub vector: [f32; DIM],
+    pub quantized: Vec<i8>,
 }
 
 pub fn decode_record(entry_key: &str, record: &str) -> Option<Candidate> {
@@ -167,15 +167,18 @@ pub fn decode_record(entry_key: &str, record: &str) -> Option<Candidate> {
     if bytes.len() != DIM {
         return None;
     }
-    let mut vector = [0f32; DIM];
-    for (x, b) in vector.iter_mut().zip(bytes) {
-        *x = (b as i8) as f32 / 127.0;
+    Some(Candidate { entry_key: entry_key.to_string(), guard: guard.to_string(), quantized: bytes.into_iter().map(|b| b as i8).collect() })
+}
+
+/// Cosine similarity between a query vector and a quantised candidate, in one pass.
+pub fn similarity(q: &[f32; DIM], c: &Candidate) -> f32 {
+    let (mut dot, mut norm) = (0f32, 0f32);
+    for (x, b) in q.iter().zip(&c.quantized) {
+        let y = *b as f32;
+        dot += x * y;
+        norm += y * y;
     }
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        vector.iter_mut().for_each(|x| *x /= norm);
-    }
-    Some(Candidate { entry_key: entry_key.to_string(), guard: guard.to_string(), vector })
+    if norm > 0.0 { dot / norm.sqrt() } else { 0.0 }
 }
 
 /// The best candidate at or above `threshold` whose guards match, with its similarity.
@@ -184,7 +187,7 @@ pub fn best_match<'a>(q: &SemanticQuery, candidates: &'a [Candidate], threshold:
     candidates
         .iter()
         .filter(|c| c.entry_key.starts_with(project_prefix) && c.guard == q.guard)
-        .map(|c| (c, crate::embedding::cosine(&q.vector, &c.vector)))
+        .map(|c| (c, similarity(&q.vector, c)))
         .filter(|(_, s)| *s >= threshold)
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
@@ -274,7 +277,7 @@ mod tests {
         let a = q("Explain the theory of relativity in simple terms");
         let rec = encode_record(&a);
         let cand = decode_record("wl:c1:p1:chat:abc", &rec).unwrap();
-        assert!(crate::embedding::cosine(&a.vector, &cand.vector) > 0.999);
+        assert!(similarity(&a.vector, &cand) > 0.999);
         let b = q("explain the theory of relativity in simple terms!!");
         let (hit, sim) = best_match(&b, std::slice::from_ref(&cand), 0.95, "wl:c1:p1:").unwrap();
         assert_eq!(hit.entry_key, "wl:c1:p1:chat:abc");

@@ -13,7 +13,7 @@
 use std::time::Instant;
 use watchllm_proxy::embedding::{cosine, embed};
 use watchllm_proxy::normalize::normalize_prompt;
-use watchllm_proxy::semantic::{band_signatures, decode_record, encode_record, guard_signature, SemanticQuery, BANDS, DEFAULT_THRESHOLD, MAX_BUCKET};
+use watchllm_proxy::semantic::{band_signatures, decode_record, encode_record, guard_signature, similarity, SemanticQuery, BANDS, DEFAULT_THRESHOLD, MAX_BUCKET};
 
 struct Pair {
     a: String,
@@ -108,7 +108,7 @@ fn main() {
         let _ = band_signatures(&q.vector);
         for (i, rec) in stored.iter().enumerate() {
             let c = decode_record(&i.to_string(), rec).expect("valid record");
-            best = best.max(cosine(&q.vector, &c.vector));
+            best = best.max(similarity(&q.vector, &c));
         }
     }
     let per_lookup = t0.elapsed().as_secs_f64() * 1e6 / runs as f64;
