@@ -8,6 +8,7 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 echo "== unit tests (native)"
 cargo test --locked
+cargo build --locked --release --bin semantic-seed
 echo "== building the Worker"
 bash scripts/build-worker.sh >/dev/null
 echo "== integration tests (workerd + Redis + PostgreSQL)"

@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use watchllm_proxy::cache_entry::CacheEntry;
 use watchllm_proxy::cache_key::exact_cache_key;
 use watchllm_proxy::request::{parse, Endpoint};
-use watchllm_proxy::semantic::{bucket_keys, encode_record, field_for, query_for, MAX_BUCKET};
+use watchllm_proxy::semantic::{bucket_keys, encode_record, field_for, query_for, BANDS, MAX_BUCKET};
 
 const VERBS: [&str; 8] = ["Explain", "Summarise", "Describe", "Compare", "List the main facts about", "Give examples of", "Write a short note on", "What are the risks of"];
 const TOPICS: [&str; 25] = [
@@ -80,6 +80,6 @@ fn main() -> std::io::Result<()> {
     }
     out.flush()?;
     let samples: Vec<String> = (0..5).map(prompt).collect();
-    eprintln!("{}", serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "samples": samples}));
+    eprintln!("{}", serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "bands": BANDS, "bucket_cap": MAX_BUCKET, "samples": samples}));
     Ok(())
 }
