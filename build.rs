@@ -14,10 +14,22 @@ fn main() {
             continue;
         }
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        assert!(f.len() == 6, "{src}:{}: expected 6 columns, got {}", n + 1, f.len());
-        assert!(["openai", "anthropic", "groq"].contains(&f[1]), "{src}:{}: unknown provider {}", n + 1, f[1]);
+        assert!(
+            f.len() == 6,
+            "{src}:{}: expected 6 columns, got {}",
+            n + 1,
+            f.len()
+        );
+        assert!(
+            ["openai", "anthropic", "groq"].contains(&f[1]),
+            "{src}:{}: unknown provider {}",
+            n + 1,
+            f[1]
+        );
         let price = |s: &str| -> f64 {
-            let x: f64 = s.parse().unwrap_or_else(|_| panic!("{src}:{}: bad price {s:?}", n + 1));
+            let x: f64 = s
+                .parse()
+                .unwrap_or_else(|_| panic!("{src}:{}: bad price {s:?}", n + 1));
             assert!(x >= 0.0 && x.is_finite(), "{src}:{}: bad price {s}", n + 1);
             x
         };

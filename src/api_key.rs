@@ -43,7 +43,9 @@ pub fn from_authorization(header: Option<&str>) -> Result<PresentedKey, ApiError
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
-        .ok_or_else(|| ApiError::invalid_api_key("Malformed Authorization header: expected 'Bearer <key>'."))?;
+        .ok_or_else(|| {
+            ApiError::invalid_api_key("Malformed Authorization header: expected 'Bearer <key>'.")
+        })?;
     parse_key(token)
 }
 
@@ -61,9 +63,15 @@ pub fn parse_key(token: &str) -> Result<PresentedKey, ApiError> {
     let well_formed = (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&secret.len())
         && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     if !well_formed {
-        return Err(ApiError::invalid_api_key("Incorrect API key provided: the key is malformed."));
+        return Err(ApiError::invalid_api_key(
+            "Incorrect API key provided: the key is malformed.",
+        ));
     }
-    Ok(PresentedKey { kind, hash: sha256_hex(token.as_bytes()), prefix: token[..token.len().min(13)].to_string() })
+    Ok(PresentedKey {
+        kind,
+        hash: sha256_hex(token.as_bytes()),
+        prefix: token[..token.len().min(13)].to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -76,12 +84,24 @@ mod tests {
         assert_eq!(k.kind, KeyKind::Live);
         assert_eq!(k.hash, sha256_hex(b"lgw_proj_abcdefghijklmnop1234"));
         assert_eq!(k.prefix, "lgw_proj_abcd");
-        assert_eq!(from_authorization(Some("Bearer lgw_test_ABCDEFGHIJKLMNOP")).unwrap().kind, KeyKind::Test);
+        assert_eq!(
+            from_authorization(Some("Bearer lgw_test_ABCDEFGHIJKLMNOP"))
+                .unwrap()
+                .kind,
+            KeyKind::Test
+        );
     }
 
     #[test]
     fn rejects_missing_and_malformed_keys_with_401() {
-        for h in [None, Some(""), Some("Basic abc"), Some("Bearer sk-proj-abcdefghijklmnopqrs"), Some("Bearer lgw_proj_short"), Some("Bearer lgw_proj_has-dash-abcdefghijk")] {
+        for h in [
+            None,
+            Some(""),
+            Some("Basic abc"),
+            Some("Bearer sk-proj-abcdefghijklmnopqrs"),
+            Some("Bearer lgw_proj_short"),
+            Some("Bearer lgw_proj_has-dash-abcdefghijk"),
+        ] {
             let e = from_authorization(h).unwrap_err();
             assert_eq!(e.status, 401, "{h:?}");
             assert_eq!(e.code.as_deref(), Some("invalid_api_key"));

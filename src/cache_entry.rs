@@ -22,7 +22,10 @@ pub struct CacheEntry {
 
 impl CacheEntry {
     pub fn usage(&self) -> Usage {
-        Usage { prompt_tokens: self.prompt_tokens, completion_tokens: self.completion_tokens }
+        Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        }
     }
 
     pub fn age_secs(&self, now_ms: u64) -> u64 {
@@ -45,11 +48,18 @@ pub fn is_cacheable_answer(answer: &Value) -> bool {
         return false;
     }
     match answer.get("object").and_then(Value::as_str) {
-        Some("list") => answer.get("data").and_then(Value::as_array).is_some_and(|d| !d.is_empty()),
+        Some("list") => answer
+            .get("data")
+            .and_then(Value::as_array)
+            .is_some_and(|d| !d.is_empty()),
         Some("chat.completion") | Some("text_completion") => answer
             .get("choices")
             .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty() && c.iter().all(|ch| ch.get("finish_reason").is_some_and(|f| !f.is_null()))),
+            .is_some_and(|c| {
+                !c.is_empty()
+                    && c.iter()
+                        .all(|ch| ch.get("finish_reason").is_some_and(|f| !f.is_null()))
+            }),
         _ => false,
     }
 }
@@ -79,11 +89,19 @@ mod tests {
 
     #[test]
     fn only_complete_answers_are_cacheable() {
-        assert!(is_cacheable_answer(&json!({"object": "chat.completion", "choices": [{"finish_reason": "stop"}]})));
-        assert!(!is_cacheable_answer(&json!({"object": "chat.completion", "choices": [{"finish_reason": null}]})));
-        assert!(!is_cacheable_answer(&json!({"object": "chat.completion", "choices": []})));
+        assert!(is_cacheable_answer(
+            &json!({"object": "chat.completion", "choices": [{"finish_reason": "stop"}]})
+        ));
+        assert!(!is_cacheable_answer(
+            &json!({"object": "chat.completion", "choices": [{"finish_reason": null}]})
+        ));
+        assert!(!is_cacheable_answer(
+            &json!({"object": "chat.completion", "choices": []})
+        ));
         assert!(!is_cacheable_answer(&json!({"error": {"message": "x"}})));
-        assert!(is_cacheable_answer(&json!({"object": "list", "data": [{"embedding": [0.1]}]})));
+        assert!(is_cacheable_answer(
+            &json!({"object": "list", "data": [{"embedding": [0.1]}]})
+        ));
         assert!(!is_cacheable_answer(&json!({"object": "list", "data": []})));
     }
 }

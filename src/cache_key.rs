@@ -14,7 +14,15 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Fields that do not affect the content of the answer.
-const IGNORED_FIELDS: [&str; 7] = ["stream", "stream_options", "user", "metadata", "store", "service_tier", "watchllm"];
+const IGNORED_FIELDS: [&str; 7] = [
+    "stream",
+    "stream_options",
+    "user",
+    "metadata",
+    "store",
+    "service_tier",
+    "watchllm",
+];
 
 /// Bumped whenever the canonical form or the stored entry format changes.
 pub const CACHE_FORMAT_VERSION: u32 = 1;
@@ -45,7 +53,10 @@ fn normalize_user_message(message: &mut Value) {
     match message.get_mut("content") {
         Some(Value::String(s)) => *s = normalize_prompt(s),
         Some(Value::Array(parts)) => {
-            for part in parts.iter_mut().filter(|p| p.get("type").and_then(Value::as_str) == Some("text")) {
+            for part in parts
+                .iter_mut()
+                .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+            {
                 if let Some(Value::String(t)) = part.get_mut("text") {
                     *t = normalize_prompt(t);
                 }
@@ -71,7 +82,10 @@ pub fn exact_cache_key(project_id: &str, req: &ProxyRequest) -> String {
     hasher.update(endpoint.as_bytes());
     hasher.update([0u8]);
     hasher.update(canonical_request(req).as_bytes());
-    format!("wl:c{CACHE_FORMAT_VERSION}:{project_id}:{endpoint}:{}", hex::encode(hasher.finalize()))
+    format!(
+        "wl:c{CACHE_FORMAT_VERSION}:{project_id}:{endpoint}:{}",
+        hex::encode(hasher.finalize())
+    )
 }
 
 #[cfg(test)]
@@ -85,8 +99,12 @@ mod tests {
 
     #[test]
     fn key_ignores_field_order_and_streaming() {
-        let a = chat(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0}"#);
-        let b = chat(r#"{"temperature":0,"stream":true,"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"gpt-4o"}"#);
+        let a = chat(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0}"#,
+        );
+        let b = chat(
+            r#"{"temperature":0,"stream":true,"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"gpt-4o"}"#,
+        );
         assert_eq!(exact_cache_key("p1", &a), exact_cache_key("p1", &b));
     }
 
@@ -94,14 +112,28 @@ mod tests {
     fn trivially_different_user_prompts_share_a_key() {
         let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"What's 5 times 3?"}]}"#);
         let b = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 3?"}]}"#);
-        let c = chat(r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"  WHAT is 5 times 3?"}]}]}"#);
+        let c = chat(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"  WHAT is 5 times 3?"}]}]}"#,
+        );
         assert_eq!(exact_cache_key("p", &a), exact_cache_key("p", &b));
         let d = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 4?"}]}"#);
         assert_ne!(exact_cache_key("p", &a), exact_cache_key("p", &d));
-        let sys_a = chat(r#"{"model":"m","messages":[{"role":"system","content":"Be Brief"},{"role":"user","content":"hi"}]}"#);
-        let sys_b = chat(r#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#);
-        assert_ne!(exact_cache_key("p", &sys_a), exact_cache_key("p", &sys_b), "system prompts are kept exactly");
-        assert_ne!(exact_cache_key("p", &a), exact_cache_key("p", &c), "array content stays a different shape");
+        let sys_a = chat(
+            r#"{"model":"m","messages":[{"role":"system","content":"Be Brief"},{"role":"user","content":"hi"}]}"#,
+        );
+        let sys_b = chat(
+            r#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#,
+        );
+        assert_ne!(
+            exact_cache_key("p", &sys_a),
+            exact_cache_key("p", &sys_b),
+            "system prompts are kept exactly"
+        );
+        assert_ne!(
+            exact_cache_key("p", &a),
+            exact_cache_key("p", &c),
+            "array content stays a different shape"
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@
 pub const DIM: usize = 256;
 
 const STOPWORDS: [&str; 48] = [
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "to", "of", "in", "on", "at", "for",
-    "with", "by", "from", "and", "or", "it", "this", "that", "these", "those", "i", "you", "we", "my", "your", "our", "me", "as",
-    "so", "if", "then", "than", "there", "here", "some", "any", "can", "will", "would",
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "to",
+    "of", "in", "on", "at", "for", "with", "by", "from", "and", "or", "it", "this", "that",
+    "these", "those", "i", "you", "we", "my", "your", "our", "me", "as", "so", "if", "then",
+    "than", "there", "here", "some", "any", "can", "will", "would",
 ];
 
 const WORD_WEIGHT: f32 = 1.0;
@@ -55,7 +56,12 @@ fn stem(w: &str) -> String {
     if w.len() > 4 && w.ends_with("ies") {
         return format!("{}y", &w[..w.len() - 3]);
     }
-    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+    if w.len() > 3
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !w.ends_with("us")
+        && !w.ends_with("is")
+    {
         return w[..w.len() - 1].to_string();
     }
     w.to_string()
@@ -67,9 +73,17 @@ pub fn embed(normalized: &str) -> [f32; DIM] {
     let words: Vec<String> = tokens(normalized).into_iter().map(stem).collect();
     for w in &words {
         let stop = STOPWORDS.contains(&w.as_str());
-        add(&mut v, b"w", w.as_bytes(), if stop { STOPWORD_WEIGHT } else { WORD_WEIGHT });
+        add(
+            &mut v,
+            b"w",
+            w.as_bytes(),
+            if stop { STOPWORD_WEIGHT } else { WORD_WEIGHT },
+        );
         if !stop {
-            let padded: Vec<char> = std::iter::once('<').chain(w.chars()).chain(std::iter::once('>')).collect();
+            let padded: Vec<char> = std::iter::once('<')
+                .chain(w.chars())
+                .chain(std::iter::once('>'))
+                .collect();
             for tri in padded.windows(3) {
                 let s: String = tri.iter().collect();
                 add(&mut v, b"c", s.as_bytes(), TRIGRAM_WEIGHT);
@@ -77,7 +91,12 @@ pub fn embed(normalized: &str) -> [f32; DIM] {
         }
     }
     for pair in words.windows(2) {
-        add(&mut v, b"b", format!("{} {}", pair[0], pair[1]).as_bytes(), BIGRAM_WEIGHT);
+        add(
+            &mut v,
+            b"b",
+            format!("{} {}", pair[0], pair[1]).as_bytes(),
+            BIGRAM_WEIGHT,
+        );
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -110,12 +129,44 @@ mod tests {
 
     #[test]
     fn rewordings_are_close_and_different_questions_are_not() {
-        assert!(sim("Explain the theory of relativity in simple terms", "explain the theory of relativity in simple terms!") > 0.99);
-        assert!(sim("What are the best things to do in Hong Kong?", "What are the best things to do in Hong Kong") > 0.97);
+        assert!(
+            sim(
+                "Explain the theory of relativity in simple terms",
+                "explain the theory of relativity in simple terms!"
+            ) > 0.99
+        );
+        assert!(
+            sim(
+                "What are the best things to do in Hong Kong?",
+                "What are the best things to do in Hong Kong"
+            ) > 0.97
+        );
         assert!(sim("how to learn rust quickly", "how to learn rust fast") < 0.95);
-        assert!(sim("What is the capital of France?", "What is the capital of Spain?") < 0.95);
-        assert!(sim("Write a haiku about autumn leaves", "Write a haiku about autumn leave") > 0.95, "plurals");
-        assert!(sim("list the best database queries", "list the best database query") > 0.95, "plurals in -ies");
-        assert!(sim("Write a poem about the sea", "Summarise this article about taxes") < 0.3);
+        assert!(
+            sim(
+                "What is the capital of France?",
+                "What is the capital of Spain?"
+            ) < 0.95
+        );
+        assert!(
+            sim(
+                "Write a haiku about autumn leaves",
+                "Write a haiku about autumn leave"
+            ) > 0.95,
+            "plurals"
+        );
+        assert!(
+            sim(
+                "list the best database queries",
+                "list the best database query"
+            ) > 0.95,
+            "plurals in -ies"
+        );
+        assert!(
+            sim(
+                "Write a poem about the sea",
+                "Summarise this article about taxes"
+            ) < 0.3
+        );
     }
 }

@@ -68,7 +68,12 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(415, "invalid_request_error", "unsupported_media_type", "Request body must be JSON (Content-Type: application/json).")
+        Self::new(
+            415,
+            "invalid_request_error",
+            "unsupported_media_type",
+            "Request body must be JSON (Content-Type: application/json).",
+        )
     }
 
     /// 429 with `Retry-After`.
@@ -92,12 +97,22 @@ impl ApiError {
 
     /// 502: the upstream provider failed or answered something unusable.
     pub fn upstream_failed(provider: &str, message: impl Into<String>) -> Self {
-        Self::new(502, "server_error", "upstream_error", format!("{provider}: {}", message.into()))
+        Self::new(
+            502,
+            "server_error",
+            "upstream_error",
+            format!("{provider}: {}", message.into()),
+        )
     }
 
     /// 504: the upstream provider did not answer in time.
     pub fn upstream_timeout(provider: &str, timeout_ms: u64) -> Self {
-        Self::new(504, "server_error", "upstream_timeout", format!("{provider} did not respond within {timeout_ms} ms."))
+        Self::new(
+            504,
+            "server_error",
+            "upstream_timeout",
+            format!("{provider} did not respond within {timeout_ms} ms."),
+        )
     }
 
     /// A provider's own 4xx error passed on with its status and message, provider named.
@@ -105,7 +120,11 @@ impl ApiError {
         let parsed: Option<Value> = serde_json::from_slice(upstream_body).ok();
         let err = parsed.as_ref().and_then(|v| v.get("error"));
         let message = err
-            .and_then(|e| e.get("message").and_then(Value::as_str).or_else(|| e.as_str()))
+            .and_then(|e| {
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .or_else(|| e.as_str())
+            })
             .map(str::to_string)
             .unwrap_or_else(|| format!("upstream answered HTTP {status}"));
         let code = err.and_then(|e| e.get("code")).and_then(|c| match c {
@@ -122,8 +141,20 @@ impl ApiError {
             status,
             message: format!("{provider}: {message}"),
             kind,
-            code: code.or_else(|| Some(if status == 429 { "rate_limit_exceeded" } else { "upstream_error" }.into())),
-            param: err.and_then(|e| e.get("param")).and_then(Value::as_str).map(str::to_string),
+            code: code.or_else(|| {
+                Some(
+                    if status == 429 {
+                        "rate_limit_exceeded"
+                    } else {
+                        "upstream_error"
+                    }
+                    .into(),
+                )
+            }),
+            param: err
+                .and_then(|e| e.get("param"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             retry_after_secs: None,
         }
     }
@@ -150,7 +181,11 @@ mod tests {
 
     #[test]
     fn serialises_in_openai_shape() {
-        let e = ApiError::invalid_request("'model' is required", Some("model"), "missing_required_parameter");
+        let e = ApiError::invalid_request(
+            "'model' is required",
+            Some("model"),
+            "missing_required_parameter",
+        );
         let v = e.to_json();
         assert_eq!(v["error"]["message"], "'model' is required");
         assert_eq!(v["error"]["type"], "invalid_request_error");

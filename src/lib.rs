@@ -12,8 +12,8 @@ pub mod models;
 pub mod normalize;
 pub mod rate_limit;
 pub mod request;
-pub mod semantic;
 pub mod secrets;
+pub mod semantic;
 pub mod sse;
 pub mod watchllm_headers;
 

@@ -56,7 +56,9 @@ fn split_pieces(text: &str) -> Vec<Piece> {
 
 /// Expands a contraction into words ("what's" -> "what is", "doesn't" -> "does not").
 fn expand(word: &str) -> Vec<String> {
-    const IS_BEFORE_S: [&str; 11] = ["what", "who", "where", "when", "why", "how", "it", "that", "there", "here", "this"];
+    const IS_BEFORE_S: [&str; 11] = [
+        "what", "who", "where", "when", "why", "how", "it", "that", "there", "here", "this",
+    ];
     let split = |stem: &str, tail: &str| vec![stem.to_string(), tail.to_string()];
     match word {
         "can't" => return vec!["cannot".into()],
@@ -75,14 +77,19 @@ fn expand(word: &str) -> Vec<String> {
             return split(stem, full);
         }
     }
-    if let Some(stem) = word.strip_suffix("'d").filter(|s| ["i", "you", "he", "she", "we", "they"].contains(s)) {
+    if let Some(stem) = word
+        .strip_suffix("'d")
+        .filter(|s| ["i", "you", "he", "she", "we", "they"].contains(s))
+    {
         return split(stem, "would");
     }
     vec![word.to_string()]
 }
 
 fn is_number(w: &str) -> bool {
-    w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    w.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && w.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
 }
 
 /// Word-level rewriting of already lowercased, tokenised prose.
@@ -125,21 +132,41 @@ fn rewrite(pieces: Vec<Piece>) -> Vec<Piece> {
             Some(words)
         };
         let span = |n: usize| 2 * n - 1;
-        let at_sentence_start = out.iter().rev().find(|x| !matches!(x, Piece::Sep(s) if s.trim().is_empty())).is_none_or(|x| matches!(x, Piece::Sep(s) if s.trim_end().ends_with(['.', '!', '?'])));
+        let at_sentence_start = out
+            .iter()
+            .rev()
+            .find(|x| !matches!(x, Piece::Sep(s) if s.trim().is_empty()))
+            .is_none_or(|x| matches!(x, Piece::Sep(s) if s.trim_end().ends_with(['.', '!', '?'])));
         // "how do i" -> "how to" and friends.
         if let Some(w) = next_words(3) {
-            if w[0] == "how" && ["do", "can", "should", "would"].contains(&w[1].as_str()) && ["i", "we", "you", "one"].contains(&w[2].as_str())
+            if w[0] == "how"
+                && ["do", "can", "should", "would"].contains(&w[1].as_str())
+                && ["i", "we", "you", "one"].contains(&w[2].as_str())
                 || (w[0] == "how" && w[1] == "does" && w[2] == "one")
             {
-                out.extend([Piece::Word("how".into()), Piece::Sep(" ".into()), Piece::Word("to".into())]);
+                out.extend([
+                    Piece::Word("how".into()),
+                    Piece::Sep(" ".into()),
+                    Piece::Word("to".into()),
+                ]);
                 i += span(3);
                 continue;
             }
         }
         // A leading "could you" / "i want you to" at the start of a sentence.
         if at_sentence_start {
-            const LEADING: [&[&str]; 6] = [&["i", "would", "like", "you", "to"], &["i", "want", "you", "to"], &["could", "you"], &["can", "you"], &["would", "you"], &["will", "you"]];
-            let matched = LEADING.iter().find(|phrase| next_words(phrase.len()).is_some_and(|w| w.iter().map(String::as_str).eq(phrase.iter().copied())));
+            const LEADING: [&[&str]; 6] = [
+                &["i", "would", "like", "you", "to"],
+                &["i", "want", "you", "to"],
+                &["could", "you"],
+                &["can", "you"],
+                &["would", "you"],
+                &["will", "you"],
+            ];
+            let matched = LEADING.iter().find(|phrase| {
+                next_words(phrase.len())
+                    .is_some_and(|w| w.iter().map(String::as_str).eq(phrase.iter().copied()))
+            });
             if let Some(phrase) = matched {
                 i += span(phrase.len());
                 while matches!(p.get(i), Some(Piece::Sep(s)) if s.trim().is_empty()) {
@@ -159,7 +186,9 @@ fn rewrite(pieces: Vec<Piece>) -> Vec<Piece> {
                 i += 1;
                 if let Some(Piece::Sep(s)) = p.get(i) {
                     if s.trim_start().starts_with(',') {
-                        out.push(Piece::Sep(s.trim_start().trim_start_matches(',').to_string()));
+                        out.push(Piece::Sep(
+                            s.trim_start().trim_start_matches(',').to_string(),
+                        ));
                         i += 1;
                     }
                 }
@@ -181,25 +210,62 @@ fn rewrite_arithmetic(p: Vec<Piece>) -> Vec<Piece> {
         let prev_number = matches!(out.last(), Some(Piece::Word(w)) if is_number(w));
         if prev_number {
             // Candidate operator spans: Sep, [Word, (Sep, Word)], Sep, Number.
-            let op_and_len = match (p.get(i), p.get(i + 1), p.get(i + 2), p.get(i + 3), p.get(i + 4)) {
-                (Some(Piece::Sep(a)), Some(Piece::Word(w)), Some(Piece::Sep(b)), Some(Piece::Word(n)), _)
-                    if a.trim().is_empty() && b.trim().is_empty() && is_number(n) && ["times", "x", "plus", "minus"].contains(&w.as_str()) =>
+            let op_and_len = match (
+                p.get(i),
+                p.get(i + 1),
+                p.get(i + 2),
+                p.get(i + 3),
+                p.get(i + 4),
+            ) {
+                (
+                    Some(Piece::Sep(a)),
+                    Some(Piece::Word(w)),
+                    Some(Piece::Sep(b)),
+                    Some(Piece::Word(n)),
+                    _,
+                ) if a.trim().is_empty()
+                    && b.trim().is_empty()
+                    && is_number(n)
+                    && ["times", "x", "plus", "minus"].contains(&w.as_str()) =>
                 {
-                    Some((match w.as_str() { "plus" => "+", "minus" => "-", _ => "×" }, 3))
+                    Some((
+                        match w.as_str() {
+                            "plus" => "+",
+                            "minus" => "-",
+                            _ => "×",
+                        },
+                        3,
+                    ))
                 }
-                (Some(Piece::Sep(a)), Some(Piece::Word(w1)), Some(Piece::Sep(m)), Some(Piece::Word(w2)), Some(Piece::Sep(b)))
-                    if a.trim().is_empty() && m.trim().is_empty() && b.trim().is_empty() && w2 == "by" && ["multiplied", "divided"].contains(&w1.as_str())
-                        && matches!(p.get(i + 5), Some(Piece::Word(n)) if is_number(n)) =>
+                (
+                    Some(Piece::Sep(a)),
+                    Some(Piece::Word(w1)),
+                    Some(Piece::Sep(m)),
+                    Some(Piece::Word(w2)),
+                    Some(Piece::Sep(b)),
+                ) if a.trim().is_empty()
+                    && m.trim().is_empty()
+                    && b.trim().is_empty()
+                    && w2 == "by"
+                    && ["multiplied", "divided"].contains(&w1.as_str())
+                    && matches!(p.get(i + 5), Some(Piece::Word(n)) if is_number(n)) =>
                 {
                     Some((if w1 == "divided" { "÷" } else { "×" }, 5))
                 }
-                (Some(Piece::Sep(s)), Some(Piece::Word(n)), _, _, _) if is_number(n) => match s.trim() {
-                    "*" | "×" | "x" => Some(("×", 1)),
-                    "/" | "÷" => Some(("÷", 1)),
-                    "+" => Some(("+", 1)),
-                    "-" if s.len() > 1 && s.starts_with(char::is_whitespace) && s.ends_with(char::is_whitespace) => Some(("-", 1)),
-                    _ => None,
-                },
+                (Some(Piece::Sep(s)), Some(Piece::Word(n)), _, _, _) if is_number(n) => {
+                    match s.trim() {
+                        "*" | "×" | "x" => Some(("×", 1)),
+                        "/" | "÷" => Some(("÷", 1)),
+                        "+" => Some(("+", 1)),
+                        "-" if s.len() > 1
+                            && s.starts_with(char::is_whitespace)
+                            && s.ends_with(char::is_whitespace) =>
+                        {
+                            Some(("-", 1))
+                        }
+                        _ => None,
+                    }
+                }
                 _ => None,
             };
             if let Some((op, len)) = op_and_len {
@@ -273,11 +339,20 @@ mod tests {
 
     #[test]
     fn trivial_differences_vanish() {
-        let forms = ["Explain  quantum computing, please.", "please explain quantum computing.", "  EXPLAIN quantum   computing . ", "Could you please explain quantum computing.", "Kindly explain quantum computing."];
+        let forms = [
+            "Explain  quantum computing, please.",
+            "please explain quantum computing.",
+            "  EXPLAIN quantum   computing . ",
+            "Could you please explain quantum computing.",
+            "Kindly explain quantum computing.",
+        ];
         for f in forms {
             assert_eq!(n(f), "explain quantum computing.", "{f}");
         }
-        assert_eq!(n("How can I reset my password?"), n("how do i reset my password?"));
+        assert_eq!(
+            n("How can I reset my password?"),
+            n("how do i reset my password?")
+        );
         assert_eq!(n("What’s the time?"), "what is the time?");
     }
 
@@ -288,30 +363,47 @@ mod tests {
         assert_eq!(n("7*6"), "7 × 6");
         assert_eq!(n("10 divided by 2"), "10 ÷ 2");
         assert_eq!(n("1 plus 1"), "1 + 1");
-        assert_eq!(n("three times a day"), "three times a day", "only between numbers");
+        assert_eq!(
+            n("three times a day"),
+            "three times a day",
+            "only between numbers"
+        );
     }
 
     #[test]
     fn meaning_carrying_words_stay() {
         assert_eq!(n("I can't log in"), "i cannot log in");
         assert_eq!(n("Why doesn't it work?"), "why does not it work?");
-        assert_eq!(n("What can you do?"), "what can you do?", "'can you' is only dropped at the start");
+        assert_eq!(
+            n("What can you do?"),
+            "what can you do?",
+            "'can you' is only dropped at the start"
+        );
         assert_ne!(n("what is 5 × 3"), n("what is 5 × 4"));
     }
 
     #[test]
     fn edge_cases() {
         assert_eq!(n("Please, could you explain this?"), "explain this?");
-        assert_eq!(n("Translate 'good morning' into French"), "translate 'good morning' into french");
+        assert_eq!(
+            n("Translate 'good morning' into French"),
+            "translate 'good morning' into french"
+        );
         assert_eq!(n("Plan a 3-4 day trip"), "plan a 3-4 day trip");
         assert_eq!(n("what is 5 - 3"), "what is 5 - 3");
-        assert_eq!(n("I would like you to write a poem. Could you keep it short?"), "write a poem. keep it short?");
+        assert_eq!(
+            n("I would like you to write a poem. Could you keep it short?"),
+            "write a poem. keep it short?"
+        );
         assert_eq!(n(""), "");
     }
 
     #[test]
     fn code_blocks_are_kept_verbatim() {
         let p = "Please FIX this:\n```python\ndef F(x):\n    return  x\n```\nThanks";
-        assert_eq!(n(p), "fix this: ```python\ndef F(x):\n    return  x\n``` thanks");
+        assert_eq!(
+            n(p),
+            "fix this: ```python\ndef F(x):\n    return  x\n``` thanks"
+        );
     }
 }

@@ -7,7 +7,11 @@ pub const WINDOW_MS: u64 = 60_000;
 
 /// The Redis counter key for a key hash in the window containing `now_ms`.
 pub fn counter_key(key_hash: &str, now_ms: u64) -> String {
-    format!("wl:rl:{}:{}", &key_hash[..key_hash.len().min(32)], now_ms / WINDOW_MS)
+    format!(
+        "wl:rl:{}:{}",
+        &key_hash[..key_hash.len().min(32)],
+        now_ms / WINDOW_MS
+    )
 }
 
 /// Counter TTL: the rest of the window plus slack, so counters never outlive their window by much.
@@ -40,7 +44,10 @@ impl Decision {
         [
             ("x-ratelimit-limit-requests", self.limit.to_string()),
             ("x-ratelimit-remaining-requests", self.remaining.to_string()),
-            ("x-ratelimit-reset-requests", format!("{}s", self.reset_secs)),
+            (
+                "x-ratelimit-reset-requests",
+                format!("{}s", self.reset_secs),
+            ),
         ]
     }
 }
@@ -74,6 +81,9 @@ mod tests {
         let h = "ab".repeat(32);
         assert_eq!(counter_key(&h, 0), counter_key(&h, WINDOW_MS - 1));
         assert_ne!(counter_key(&h, 0), counter_key(&h, WINDOW_MS));
-        assert_eq!(decide(2, 10, 0).headers()[1], ("x-ratelimit-remaining-requests", "8".to_string()));
+        assert_eq!(
+            decide(2, 10, 0).headers()[1],
+            ("x-ratelimit-remaining-requests", "8".to_string())
+        );
     }
 }

@@ -84,15 +84,27 @@ impl ProxyRequest {
 }
 
 fn invalid_type(param: &str, expected: &str) -> ApiError {
-    ApiError::invalid_request(format!("Invalid type for '{param}': expected {expected}."), Some(param), "invalid_type")
+    ApiError::invalid_request(
+        format!("Invalid type for '{param}': expected {expected}."),
+        Some(param),
+        "invalid_type",
+    )
 }
 
 fn missing(param: &str) -> ApiError {
-    ApiError::invalid_request(format!("Missing required parameter: '{param}'."), Some(param), "missing_required_parameter")
+    ApiError::invalid_request(
+        format!("Missing required parameter: '{param}'."),
+        Some(param),
+        "missing_required_parameter",
+    )
 }
 
 fn out_of_range(param: &str, range: &str) -> ApiError {
-    ApiError::invalid_request(format!("Invalid value for '{param}': must be {range}."), Some(param), "invalid_value")
+    ApiError::invalid_request(
+        format!("Invalid value for '{param}': must be {range}."),
+        Some(param),
+        "invalid_value",
+    )
 }
 
 /// Parses and validates a request body for `endpoint`.
@@ -101,18 +113,32 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_request("Request body is empty; expected a JSON object.", None, "invalid_json"));
+        return Err(ApiError::invalid_request(
+            "Request body is empty; expected a JSON object.",
+            None,
+            "invalid_json",
+        ));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::invalid_request(format!("We could not parse the JSON body of your request: {e}."), None, "invalid_json")
+        ApiError::invalid_request(
+            format!("We could not parse the JSON body of your request: {e}."),
+            None,
+            "invalid_json",
+        )
     })?;
     let Value::Object(body) = value else {
-        return Err(ApiError::invalid_request("Request body must be a JSON object.", None, "invalid_json"));
+        return Err(ApiError::invalid_request(
+            "Request body must be a JSON object.",
+            None,
+            "invalid_json",
+        ));
     };
 
     let model = match body.get("model") {
         None | Some(Value::Null) => return Err(missing("model")),
-        Some(Value::String(s)) if s.trim().is_empty() => return Err(out_of_range("model", "a non-empty string")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return Err(out_of_range("model", "a non-empty string"))
+        }
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(invalid_type("model", "a string")),
     };
@@ -123,7 +149,11 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
         Some(_) => return Err(invalid_type("stream", "a boolean")),
     };
     if stream && endpoint == Endpoint::Embeddings {
-        return Err(ApiError::invalid_request("Embeddings do not support streaming.", Some("stream"), "invalid_value"));
+        return Err(ApiError::invalid_request(
+            "Embeddings do not support streaming.",
+            Some("stream"),
+            "invalid_value",
+        ));
     }
     let include_usage = match body.get("stream_options") {
         None | Some(Value::Null) => false,
@@ -149,10 +179,21 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ProxyRequest, ApiError>
         Endpoint::Embeddings => validate_embeddings(&body)?,
     }
 
-    Ok(ProxyRequest { endpoint, model, stream, include_usage, body })
+    Ok(ProxyRequest {
+        endpoint,
+        model,
+        stream,
+        include_usage,
+        body,
+    })
 }
 
-fn check_number(body: &Map<String, Value>, param: &str, min: f64, max: f64) -> Result<(), ApiError> {
+fn check_number(
+    body: &Map<String, Value>,
+    param: &str,
+    min: f64,
+    max: f64,
+) -> Result<(), ApiError> {
     match body.get(param) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Number(n)) => {
@@ -178,7 +219,14 @@ fn check_positive_int(body: &Map<String, Value>, param: &str) -> Result<(), ApiE
     }
 }
 
-const ROLES: [&str; 6] = ["system", "developer", "user", "assistant", "tool", "function"];
+const ROLES: [&str; 6] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 fn validate_chat(body: &Map<String, Value>) -> Result<(), ApiError> {
     let messages = match body.get("messages") {
@@ -191,21 +239,34 @@ fn validate_chat(body: &Map<String, Value>) -> Result<(), ApiError> {
     }
     for (i, m) in messages.iter().enumerate() {
         let p = format!("messages[{i}]");
-        let Value::Object(m) = m else { return Err(invalid_type(&p, "an object")) };
+        let Value::Object(m) = m else {
+            return Err(invalid_type(&p, "an object"));
+        };
         match m.get("role") {
             None | Some(Value::Null) => return Err(missing(&format!("{p}.role"))),
             Some(Value::String(r)) if ROLES.contains(&r.as_str()) => {}
             Some(Value::String(_)) => {
-                return Err(out_of_range(&format!("{p}.role"), "one of 'system', 'developer', 'user', 'assistant', 'tool', 'function'"))
+                return Err(out_of_range(
+                    &format!("{p}.role"),
+                    "one of 'system', 'developer', 'user', 'assistant', 'tool', 'function'",
+                ))
             }
             Some(_) => return Err(invalid_type(&format!("{p}.role"), "a string")),
         }
-        let has_tool_calls = matches!(m.get("tool_calls"), Some(Value::Array(_))) || m.contains_key("function_call");
+        let has_tool_calls =
+            matches!(m.get("tool_calls"), Some(Value::Array(_))) || m.contains_key("function_call");
         match m.get("content") {
             Some(Value::String(_)) | Some(Value::Array(_)) => {}
-            None | Some(Value::Null) if has_tool_calls || m.get("role").and_then(Value::as_str) == Some("assistant") => {}
+            None | Some(Value::Null)
+                if has_tool_calls || m.get("role").and_then(Value::as_str) == Some("assistant") => {
+            }
             None | Some(Value::Null) => return Err(missing(&format!("{p}.content"))),
-            Some(_) => return Err(invalid_type(&format!("{p}.content"), "a string or an array of content parts")),
+            Some(_) => {
+                return Err(invalid_type(
+                    &format!("{p}.content"),
+                    "a string or an array of content parts",
+                ))
+            }
         }
     }
     if let Some(tools) = body.get("tools") {
@@ -214,7 +275,10 @@ fn validate_chat(body: &Map<String, Value>) -> Result<(), ApiError> {
             Value::Array(tools) => {
                 for (i, t) in tools.iter().enumerate() {
                     if !t.is_object() || t.get("type").and_then(Value::as_str).is_none() {
-                        return Err(invalid_type(&format!("tools[{i}]"), "an object with a 'type'"));
+                        return Err(invalid_type(
+                            &format!("tools[{i}]"),
+                            "an object with a 'type'",
+                        ));
                     }
                 }
             }
@@ -252,7 +316,10 @@ fn validate_embeddings(body: &Map<String, Value>) -> Result<(), ApiError> {
             if ok {
                 Ok(())
             } else {
-                Err(invalid_type("input", "a string, an array of strings, or token arrays"))
+                Err(invalid_type(
+                    "input",
+                    "a string, an array of strings, or token arrays",
+                ))
             }
         }
         Some(_) => Err(invalid_type("input", "a string or an array")),
@@ -285,41 +352,98 @@ mod tests {
     fn rejects_malformed_json() {
         let e = err(Endpoint::ChatCompletions, "{\"model\":");
         assert_eq!((e.status, e.code.as_deref()), (400, Some("invalid_json")));
-        assert_eq!(err(Endpoint::ChatCompletions, "[1,2]").code.as_deref(), Some("invalid_json"));
-        assert_eq!(err(Endpoint::ChatCompletions, "  ").code.as_deref(), Some("invalid_json"));
+        assert_eq!(
+            err(Endpoint::ChatCompletions, "[1,2]").code.as_deref(),
+            Some("invalid_json")
+        );
+        assert_eq!(
+            err(Endpoint::ChatCompletions, "  ").code.as_deref(),
+            Some("invalid_json")
+        );
     }
 
     #[test]
     fn names_missing_and_mistyped_parameters() {
-        let e = err(Endpoint::ChatCompletions, r#"{"messages":[{"role":"user","content":"x"}]}"#);
-        assert_eq!((e.param.as_deref(), e.code.as_deref()), (Some("model"), Some("missing_required_parameter")));
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"messages":[{"role":"user","content":"x"}]}"#,
+        );
+        assert_eq!(
+            (e.param.as_deref(), e.code.as_deref()),
+            (Some("model"), Some("missing_required_parameter"))
+        );
         let e = err(Endpoint::ChatCompletions, r#"{"model":"m"}"#);
         assert_eq!(e.param.as_deref(), Some("messages"));
         let e = err(Endpoint::ChatCompletions, r#"{"model":5,"messages":[]}"#);
-        assert_eq!((e.param.as_deref(), e.code.as_deref()), (Some("model"), Some("invalid_type")));
+        assert_eq!(
+            (e.param.as_deref(), e.code.as_deref()),
+            (Some("model"), Some("invalid_type"))
+        );
         let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[]}"#);
         assert_eq!(e.param.as_deref(), Some("messages"));
-        let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#);
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+        );
         assert_eq!(e.param.as_deref(), Some("messages[0].role"));
-        let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#);
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#,
+        );
         assert_eq!(e.param.as_deref(), Some("temperature"));
-        let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#);
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+        );
         assert_eq!(e.code.as_deref(), Some("invalid_value"));
-        let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#);
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+        );
         assert_eq!(e.param.as_deref(), Some("stream"));
-        let e = err(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#);
+        let e = err(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
+        );
         assert_eq!(e.param.as_deref(), Some("max_tokens"));
     }
 
     #[test]
     fn validates_completions_and_embeddings() {
-        assert_eq!(err(Endpoint::Completions, r#"{"model":"m"}"#).param.as_deref(), Some("prompt"));
+        assert_eq!(
+            err(Endpoint::Completions, r#"{"model":"m"}"#)
+                .param
+                .as_deref(),
+            Some("prompt")
+        );
         assert!(parse(Endpoint::Completions, br#"{"model":"m","prompt":"Say hi"}"#).is_ok());
-        assert_eq!(err(Endpoint::Embeddings, r#"{"model":"m"}"#).param.as_deref(), Some("input"));
-        assert_eq!(err(Endpoint::Embeddings, r#"{"model":"m","input":[1,"a"]}"#).param.as_deref(), Some("input"));
-        assert_eq!(err(Endpoint::Embeddings, r#"{"model":"m","input":"x","stream":true}"#).param.as_deref(), Some("stream"));
+        assert_eq!(
+            err(Endpoint::Embeddings, r#"{"model":"m"}"#)
+                .param
+                .as_deref(),
+            Some("input")
+        );
+        assert_eq!(
+            err(Endpoint::Embeddings, r#"{"model":"m","input":[1,"a"]}"#)
+                .param
+                .as_deref(),
+            Some("input")
+        );
+        assert_eq!(
+            err(
+                Endpoint::Embeddings,
+                r#"{"model":"m","input":"x","stream":true}"#
+            )
+            .param
+            .as_deref(),
+            Some("stream")
+        );
         assert!(parse(Endpoint::Embeddings, br#"{"model":"m","input":["a","b"]}"#).is_ok());
-        assert!(parse(Endpoint::Embeddings, br#"{"model":"m","input":[[1,2],[3]]}"#).is_ok());
+        assert!(parse(
+            Endpoint::Embeddings,
+            br#"{"model":"m","input":[[1,2],[3]]}"#
+        )
+        .is_ok());
     }
 
     #[test]
@@ -329,20 +453,33 @@ mod tests {
         assert_eq!(b["model"], "openai/gpt-4o");
         assert_eq!(b["stream_options"]["include_usage"], true);
         assert_eq!(b["tools"][0]["function"]["name"], "f");
-        let r = parse(Endpoint::ChatCompletions, br#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let r = parse(
+            Endpoint::ChatCompletions,
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap();
         assert!(r.upstream_body("m").get("stream_options").is_none());
     }
 
     #[test]
     fn rejects_oversized_bodies_with_413() {
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(parse(Endpoint::ChatCompletions, &big).unwrap_err().status, 413);
+        assert_eq!(
+            parse(Endpoint::ChatCompletions, &big).unwrap_err().status,
+            413
+        );
     }
 
     #[test]
     fn maps_paths_to_endpoints() {
-        assert_eq!(Endpoint::from_path("/v1/chat/completions"), Some(Endpoint::ChatCompletions));
-        assert_eq!(Endpoint::from_path("/v1/embeddings/"), Some(Endpoint::Embeddings));
+        assert_eq!(
+            Endpoint::from_path("/v1/chat/completions"),
+            Some(Endpoint::ChatCompletions)
+        );
+        assert_eq!(
+            Endpoint::from_path("/v1/embeddings/"),
+            Some(Endpoint::Embeddings)
+        );
         assert_eq!(Endpoint::from_path("/v1/nope"), None);
         assert_eq!(Endpoint::Embeddings.cache_ttl_secs(), 86400);
         assert_eq!(Endpoint::Completions.cache_ttl_secs(), 3600);

@@ -14,13 +14,17 @@ pub enum SecretError {
 }
 
 fn cipher(key_b64: &str) -> Result<Aes256Gcm, SecretError> {
-    let key = B64.decode(key_b64.trim()).map_err(|_| SecretError::BadKey)?;
+    let key = B64
+        .decode(key_b64.trim())
+        .map_err(|_| SecretError::BadKey)?;
     Aes256Gcm::new_from_slice(&key).map_err(|_| SecretError::BadKey)
 }
 
 /// Encrypts `plaintext` with a 32-byte base64 key and the given 12-byte nonce (random per call).
 pub fn encrypt(key_b64: &str, nonce: [u8; 12], plaintext: &str) -> Result<String, SecretError> {
-    let ct = cipher(key_b64)?.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).map_err(|_| SecretError::Decrypt)?;
+    let ct = cipher(key_b64)?
+        .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+        .map_err(|_| SecretError::Decrypt)?;
     let mut blob = nonce.to_vec();
     blob.extend_from_slice(&ct);
     Ok(format!("v1:{}", B64.encode(blob)))
@@ -34,13 +38,22 @@ pub fn decrypt(key_b64: &str, stored: &str) -> Result<String, SecretError> {
         return Err(SecretError::BadFormat);
     }
     let (nonce, ct) = blob.split_at(12);
-    let pt = cipher(key_b64)?.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| SecretError::Decrypt)?;
+    let pt = cipher(key_b64)?
+        .decrypt(Nonce::from_slice(nonce), ct)
+        .map_err(|_| SecretError::Decrypt)?;
     String::from_utf8(pt).map_err(|_| SecretError::Decrypt)
 }
 
 /// A provider key for display: `sk-...abcd`.
 pub fn mask(secret: &str) -> String {
-    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let head: String = secret.chars().take(3).collect();
     format!("{head}...{tail}")
 }
@@ -59,7 +72,10 @@ mod tests {
         assert_eq!(decrypt(KEY, &stored).unwrap(), "sk-test-123456");
         let mut blob = B64.decode(&stored[3..]).unwrap();
         *blob.last_mut().unwrap() ^= 1;
-        assert_eq!(decrypt(KEY, &format!("v1:{}", B64.encode(blob))), Err(SecretError::Decrypt));
+        assert_eq!(
+            decrypt(KEY, &format!("v1:{}", B64.encode(blob))),
+            Err(SecretError::Decrypt)
+        );
         let other = B64.encode([9u8; 32]);
         assert_eq!(decrypt(&other, &stored), Err(SecretError::Decrypt));
         assert_eq!(decrypt(KEY, "plain"), Err(SecretError::BadFormat));

@@ -72,8 +72,7 @@ pub fn query_for(req: &ProxyRequest) -> Option<SemanticQuery> {
         return None;
     }
     let original = text_of(last.get("content")?)?;
-    let normalized = normalize_prompt(&original);
-    if normalized.is_empty() {
+    if normalize_prompt(&original).is_empty() {
         return None;
     }
     let mut scoped = req.clone();
@@ -82,7 +81,18 @@ pub fn query_for(req: &ProxyRequest) -> Option<SemanticQuery> {
     msgs.push(serde_json::json!({"role": "user", "content": "<semantic>"}));
     scoped.body.insert("messages".into(), Value::Array(msgs));
     let scope = hex::encode(&Sha256::digest(canonical_request(&scoped).as_bytes())[..12]);
-    Some(SemanticQuery { scope, vector: embed(&normalized), guard: guard_signature(&original), normalized })
+    Some(text_query(&original, scope))
+}
+
+/// The query for a prompt text within a scope: normalised form, embedding and guard signature.
+pub fn text_query(original: &str, scope: String) -> SemanticQuery {
+    let normalized = normalize_prompt(original);
+    SemanticQuery {
+        scope,
+        vector: embed(&normalized),
+        guard: guard_signature(original),
+        normalized,
+    }
 }
 
 /// Splitmix64: a fixed, portable pseudo-random sequence for the hyperplanes.
@@ -114,7 +124,12 @@ fn hyperplanes() -> &'static Vec<[f32; DIM]> {
 pub fn band_signatures(v: &[f32; DIM]) -> [u32; BANDS] {
     let planes = hyperplanes();
     // Hashed embeddings are sparse: only the non-zero coordinates take part in the dot products.
-    let nonzero: Vec<(usize, f32)> = v.iter().copied().enumerate().filter(|(_, x)| *x != 0.0).collect();
+    let nonzero: Vec<(usize, f32)> = v
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, x)| *x != 0.0)
+        .collect();
     let mut out = [0u32; BANDS];
     for (band, sig) in out.iter_mut().enumerate() {
         for bit in 0..BITS {
@@ -139,7 +154,11 @@ pub fn bucket_keys(project_id: &str, q: &SemanticQuery) -> Vec<String> {
 
 /// Stored record: `<guard>:<base64 of the vector quantised to i8>`.
 pub fn encode_record(q: &SemanticQuery) -> String {
-    let bytes: Vec<u8> = q.vector.iter().map(|x| ((x * 127.0).round().clamp(-127.0, 127.0) as i8) as u8).collect();
+    let bytes: Vec<u8> = q
+        .vector
+        .iter()
+        .map(|x| ((x * 127.0).round().clamp(-127.0, 127.0) as i8) as u8)
+        .collect();
     format!("{}:{}", q.guard, B64.encode(bytes))
 }
 
@@ -150,7 +169,10 @@ pub fn field_for(entry_key: &str) -> &str {
 
 /// The exact-cache key a bucket field stands for in `project_id`.
 pub fn entry_key_for(project_id: &str, field: &str) -> String {
-    format!("wl:c{}:{project_id}:chat:{field}", crate::cache_key::CACHE_FORMAT_VERSION)
+    format!(
+        "wl:c{}:{project_id}:chat:{field}",
+        crate::cache_key::CACHE_FORMAT_VERSION
+    )
 }
 
 /// A candidate read back from a bucket, its vector still quantised.
@@ -167,7 +189,11 @@ pub fn decode_record(entry_key: &str, record: &str) -> Option<Candidate> {
     if bytes.len() != DIM {
         return None;
     }
-    Some(Candidate { entry_key: entry_key.to_string(), guard: guard.to_string(), quantized: bytes.into_iter().map(|b| b as i8).collect() })
+    Some(Candidate {
+        entry_key: entry_key.to_string(),
+        guard: guard.to_string(),
+        quantized: bytes.into_iter().map(|b| b as i8).collect(),
+    })
 }
 
 /// Cosine similarity between a query vector and a quantised candidate, in one pass.
@@ -178,12 +204,21 @@ pub fn similarity(q: &[f32; DIM], c: &Candidate) -> f32 {
         dot += x * y;
         norm += y * y;
     }
-    if norm > 0.0 { dot / norm.sqrt() } else { 0.0 }
+    if norm > 0.0 {
+        dot / norm.sqrt()
+    } else {
+        0.0
+    }
 }
 
 /// The best candidate at or above `threshold` whose guards match, with its similarity.
 /// Only candidates whose entry key belongs to `project_prefix` are considered.
-pub fn best_match<'a>(q: &SemanticQuery, candidates: &'a [Candidate], threshold: f32, project_prefix: &str) -> Option<(&'a Candidate, f32)> {
+pub fn best_match<'a>(
+    q: &SemanticQuery,
+    candidates: &'a [Candidate],
+    threshold: f32,
+    project_prefix: &str,
+) -> Option<(&'a Candidate, f32)> {
     candidates
         .iter()
         .filter(|c| c.entry_key.starts_with(project_prefix) && c.guard == q.guard)
@@ -192,7 +227,10 @@ pub fn best_match<'a>(q: &SemanticQuery, candidates: &'a [Candidate], threshold:
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-const NEGATIONS: [&str; 12] = ["not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "without", "cannot", "nowhere", "except"];
+const NEGATIONS: [&str; 12] = [
+    "not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "without", "cannot",
+    "nowhere", "except",
+];
 
 /// What must be identical between two prompts for a semantic hit: the numbers (with their
 /// units or currency), the negations, and the named things (capitalised words that do not start
@@ -203,8 +241,20 @@ pub fn guard_features(original: &str) -> Vec<String> {
     let words = crate::embedding::tokens(&normalized);
     for (i, w) in words.iter().enumerate() {
         if w.chars().any(|c| c.is_ascii_digit()) {
-            let unit = words.get(i + 1).filter(|u| u.chars().all(char::is_alphabetic) && u.len() <= 5).copied().unwrap_or("");
-            feats.push(format!("n:{}{}", w.replace(',', ""), if unit.is_empty() { String::new() } else { format!(" {unit}") }));
+            let unit = words
+                .get(i + 1)
+                .filter(|u| u.chars().all(char::is_alphabetic) && u.len() <= 5)
+                .copied()
+                .unwrap_or("");
+            feats.push(format!(
+                "n:{}{}",
+                w.replace(',', ""),
+                if unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {unit}")
+                }
+            ));
         }
         if NEGATIONS.contains(w) {
             feats.push(format!("neg:{w}"));
@@ -214,7 +264,9 @@ pub fn guard_features(original: &str) -> Vec<String> {
     for raw in original.split_whitespace() {
         let word: String = raw.chars().filter(|c| c.is_alphanumeric()).collect();
         let named = !word.is_empty()
-            && ((word.chars().next().is_some_and(char::is_uppercase) && !sentence_start && word != "I")
+            && ((word.chars().next().is_some_and(char::is_uppercase)
+                && !sentence_start
+                && word != "I")
                 || (word.len() >= 2 && word.chars().all(|c| c.is_ascii_uppercase())));
         if named {
             feats.push(format!("e:{}", word.to_lowercase()));
@@ -235,39 +287,93 @@ mod tests {
     use crate::request::parse;
 
     fn chat(messages: &str) -> ProxyRequest {
-        parse(Endpoint::ChatCompletions, format!(r#"{{"model":"m","messages":{messages}}}"#).as_bytes()).unwrap()
+        parse(
+            Endpoint::ChatCompletions,
+            format!(r#"{{"model":"m","messages":{messages}}}"#).as_bytes(),
+        )
+        .unwrap()
     }
 
     fn q(text: &str) -> SemanticQuery {
-        query_for(&chat(&serde_json::json!([{"role": "user", "content": text}]).to_string())).unwrap()
+        query_for(&chat(
+            &serde_json::json!([{"role": "user", "content": text}]).to_string(),
+        ))
+        .unwrap()
     }
 
     #[test]
     fn guards_reject_different_numbers_negations_and_names() {
-        assert_ne!(guard_signature("what is 5 × 3"), guard_signature("what is 5 × 4"));
-        assert_ne!(guard_signature("Is this safe?"), guard_signature("Is this not safe?"));
-        assert_ne!(guard_signature("Flights from Paris to Rome"), guard_signature("Flights from Paris to Berlin"));
-        assert_ne!(guard_signature("Convert 5 kg to pounds"), guard_signature("Convert 5 lb to pounds"));
-        assert_eq!(guard_signature("What's 5 times 3?"), guard_signature("what is 5 × 3"));
-        assert_eq!(guard_signature("Tell me about NASA."), guard_signature("tell me about NASA please"));
-        assert_eq!(guard_signature("Explain this."), guard_signature("Please explain this"));
+        assert_ne!(
+            guard_signature("what is 5 × 3"),
+            guard_signature("what is 5 × 4")
+        );
+        assert_ne!(
+            guard_signature("Is this safe?"),
+            guard_signature("Is this not safe?")
+        );
+        assert_ne!(
+            guard_signature("Flights from Paris to Rome"),
+            guard_signature("Flights from Paris to Berlin")
+        );
+        assert_ne!(
+            guard_signature("Convert 5 kg to pounds"),
+            guard_signature("Convert 5 lb to pounds")
+        );
+        assert_eq!(
+            guard_signature("What's 5 times 3?"),
+            guard_signature("what is 5 × 3")
+        );
+        assert_eq!(
+            guard_signature("Tell me about NASA."),
+            guard_signature("tell me about NASA please")
+        );
+        assert_eq!(
+            guard_signature("Explain this."),
+            guard_signature("Please explain this")
+        );
     }
 
     #[test]
     fn scope_is_everything_but_the_last_user_message() {
-        let a = chat(r#"[{"role":"system","content":"Be brief"},{"role":"user","content":"Explain gravity!"}]"#);
-        let b = chat(r#"[{"role":"system","content":"Be brief"},{"role":"user","content":"explain gravity"}]"#);
-        let c = chat(r#"[{"role":"system","content":"Be verbose"},{"role":"user","content":"explain gravity"}]"#);
-        let (qa, qb, qc) = (query_for(&a).unwrap(), query_for(&b).unwrap(), query_for(&c).unwrap());
+        let a = chat(
+            r#"[{"role":"system","content":"Be brief"},{"role":"user","content":"Explain gravity!"}]"#,
+        );
+        let b = chat(
+            r#"[{"role":"system","content":"Be brief"},{"role":"user","content":"explain gravity"}]"#,
+        );
+        let c = chat(
+            r#"[{"role":"system","content":"Be verbose"},{"role":"user","content":"explain gravity"}]"#,
+        );
+        let (qa, qb, qc) = (
+            query_for(&a).unwrap(),
+            query_for(&b).unwrap(),
+            query_for(&c).unwrap(),
+        );
         assert_eq!(qa.scope, qb.scope);
-        assert_ne!(qa.scope, qc.scope, "a different system prompt is a different scope");
-        let d = chat(r#"[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"explain gravity"}]"#);
-        assert_ne!(query_for(&d).unwrap().scope, qb.scope, "earlier turns must match exactly");
+        assert_ne!(
+            qa.scope, qc.scope,
+            "a different system prompt is a different scope"
+        );
+        let d = chat(
+            r#"[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"explain gravity"}]"#,
+        );
+        assert_ne!(
+            query_for(&d).unwrap().scope,
+            qb.scope,
+            "earlier turns must match exactly"
+        );
         let mut hot = b.clone();
-        hot.body.insert("temperature".into(), serde_json::json!(1.5));
+        hot.body
+            .insert("temperature".into(), serde_json::json!(1.5));
         assert_ne!(query_for(&hot).unwrap().scope, qb.scope);
-        assert!(query_for(&chat(r#"[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]"#)).is_none());
-        assert!(query_for(&chat(r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]"#)).is_none());
+        assert!(query_for(&chat(
+            r#"[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]"#
+        ))
+        .is_none());
+        assert!(query_for(&chat(
+            r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]"#
+        ))
+        .is_none());
     }
 
     #[test]
@@ -282,10 +388,16 @@ mod tests {
         let (hit, sim) = best_match(&b, std::slice::from_ref(&cand), 0.95, "wl:c1:p1:").unwrap();
         assert_eq!(hit.entry_key, "wl:c1:p1:chat:abc");
         assert!(sim > 0.99);
-        assert!(best_match(&b, std::slice::from_ref(&cand), 0.95, "wl:c1:p2:").is_none(), "never across projects");
+        assert!(
+            best_match(&b, std::slice::from_ref(&cand), 0.95, "wl:c1:p2:").is_none(),
+            "never across projects"
+        );
         let c = q("what is 5 × 4");
         let d = decode_record("wl:c1:p1:chat:def", &encode_record(&q("what is 5 × 3"))).unwrap();
-        assert!(best_match(&c, &[d], 0.0, "wl:c1:p1:").is_none(), "guards win over any threshold");
+        assert!(
+            best_match(&c, &[d], 0.0, "wl:c1:p1:").is_none(),
+            "guards win over any threshold"
+        );
         assert!(decode_record("k", "garbage").is_none());
     }
 

@@ -82,7 +82,10 @@ pub const DONE: &str = "[DONE]";
 
 /// Whether a chunk is the usage-only chunk sent at the end when `include_usage` is on.
 pub fn is_usage_only_chunk(chunk: &Value) -> bool {
-    chunk.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
         && chunk.get("usage").is_some_and(|u| !u.is_null())
 }
 
@@ -130,7 +133,12 @@ impl StreamAssembler {
         if let Some(u) = obj.get("usage").filter(|u| !u.is_null()) {
             self.usage = Some(u.clone());
         }
-        for choice in obj.get("choices").and_then(Value::as_array).into_iter().flatten() {
+        for choice in obj
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
             if self.choices.len() <= index {
                 self.choices.resize(index + 1, ChoiceAcc::default());
@@ -143,7 +151,9 @@ impl StreamAssembler {
                 acc.text.push_str(text);
                 acc.has_text = true;
             }
-            let Some(delta) = choice.get("delta") else { continue };
+            let Some(delta) = choice.get("delta") else {
+                continue;
+            };
             if let Some(role) = delta.get("role").and_then(Value::as_str) {
                 acc.role = Some(role.to_string());
             }
@@ -152,9 +162,16 @@ impl StreamAssembler {
                 acc.has_text = true;
             }
             if let Some(refusal) = delta.get("refusal").and_then(Value::as_str) {
-                acc.refusal.get_or_insert_with(String::new).push_str(refusal);
+                acc.refusal
+                    .get_or_insert_with(String::new)
+                    .push_str(refusal);
             }
-            for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            for tc in delta
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let i = tc.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
                 if acc.tool_calls.len() <= i {
                     acc.tool_calls.resize(i + 1, Map::new());
@@ -166,7 +183,11 @@ impl StreamAssembler {
                     }
                 }
                 if let Some(f) = tc.get("function") {
-                    let func = call.entry("function").or_insert_with(|| json!({})).as_object_mut().expect("object");
+                    let func = call
+                        .entry("function")
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                        .expect("object");
                     if let Some(name) = f.get("name").and_then(Value::as_str) {
                         append_str(func, "name", name);
                     }
@@ -198,7 +219,8 @@ impl StreamAssembler {
         if self.choices.is_empty() || self.choices.iter().any(|c| c.finish_reason.is_null()) {
             return None;
         }
-        let is_text_completion = first.get("object").and_then(Value::as_str) == Some("text_completion");
+        let is_text_completion =
+            first.get("object").and_then(Value::as_str) == Some("text_completion");
         let choices: Vec<Value> = self
             .choices
             .into_iter()
@@ -226,7 +248,17 @@ impl StreamAssembler {
                 out.insert(key.into(), v.clone());
             }
         }
-        out.insert("object".into(), Value::String(if is_text_completion { "text_completion" } else { "chat.completion" }.into()));
+        out.insert(
+            "object".into(),
+            Value::String(
+                if is_text_completion {
+                    "text_completion"
+                } else {
+                    "chat.completion"
+                }
+                .into(),
+            ),
+        );
         out.insert("choices".into(), Value::Array(choices));
         if let Some(u) = self.usage {
             out.insert("usage".into(), u);
@@ -238,14 +270,25 @@ impl StreamAssembler {
 /// Turns a complete (non-streaming) answer into the SSE events of an equivalent stream,
 /// ending with `data: [DONE]`. The usage chunk is included when the client asked for it.
 pub fn replay(answer: &Value, include_usage: bool) -> Vec<String> {
-    let is_text_completion = answer.get("object").and_then(Value::as_str) == Some("text_completion");
+    let is_text_completion =
+        answer.get("object").and_then(Value::as_str) == Some("text_completion");
     let mut head = Map::new();
     for key in ["id", "created", "model", "system_fingerprint"] {
         if let Some(v) = answer.get(key) {
             head.insert(key.into(), v.clone());
         }
     }
-    head.insert("object".into(), Value::String(if is_text_completion { "text_completion" } else { "chat.completion.chunk" }.into()));
+    head.insert(
+        "object".into(),
+        Value::String(
+            if is_text_completion {
+                "text_completion"
+            } else {
+                "chat.completion.chunk"
+            }
+            .into(),
+        ),
+    );
     let chunk = |choices: Value, usage: Option<&Value>| {
         let mut c = head.clone();
         c.insert("choices".into(), choices);
@@ -255,19 +298,34 @@ pub fn replay(answer: &Value, include_usage: bool) -> Vec<String> {
         data_event(&Value::Object(c).to_string())
     };
     let mut events = Vec::new();
-    for choice in answer.get("choices").and_then(Value::as_array).into_iter().flatten() {
+    for choice in answer
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let index = choice.get("index").cloned().unwrap_or(json!(0));
         let finish = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
         if is_text_completion {
             let text = choice.get("text").cloned().unwrap_or(json!(""));
-            events.push(chunk(json!([{"index": index, "text": text, "logprobs": null, "finish_reason": null}]), None));
-            events.push(chunk(json!([{"index": index, "text": "", "logprobs": null, "finish_reason": finish}]), None));
+            events.push(chunk(
+                json!([{"index": index, "text": text, "logprobs": null, "finish_reason": null}]),
+                None,
+            ));
+            events.push(chunk(
+                json!([{"index": index, "text": "", "logprobs": null, "finish_reason": finish}]),
+                None,
+            ));
             continue;
         }
         let message = choice.get("message").cloned().unwrap_or(json!({}));
         let role = message.get("role").cloned().unwrap_or(json!("assistant"));
         events.push(chunk(json!([{"index": index, "delta": {"role": role, "content": "", "refusal": null}, "logprobs": null, "finish_reason": null}]), None));
-        if let Some(content) = message.get("content").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(content) = message
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             events.push(chunk(json!([{"index": index, "delta": {"content": content}, "logprobs": null, "finish_reason": null}]), None));
         }
         if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
@@ -284,7 +342,10 @@ pub fn replay(answer: &Value, include_usage: bool) -> Vec<String> {
         if let Some(fc) = message.get("function_call") {
             events.push(chunk(json!([{"index": index, "delta": {"function_call": fc}, "logprobs": null, "finish_reason": null}]), None));
         }
-        events.push(chunk(json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": finish}]), None));
+        events.push(chunk(
+            json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": finish}]),
+            None,
+        ));
     }
     if include_usage {
         events.push(chunk(json!([]), answer.get("usage")));
@@ -345,12 +406,22 @@ mod tests {
         let answer = assemble(&events);
         assert_eq!(answer["object"], "chat.completion");
         assert_eq!(answer["choices"][0]["message"]["content"], "Hello");
-        assert_eq!(answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
-        assert_eq!(answer["choices"][0]["message"]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(
+            answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+        assert_eq!(
+            answer["choices"][0]["message"]["tool_calls"][0]["id"],
+            "call_1"
+        );
         assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(answer["usage"]["total_tokens"], 13);
-        assert!(is_usage_only_chunk(&serde_json::from_str(chunks[7]).unwrap()));
-        assert!(!is_usage_only_chunk(&serde_json::from_str(chunks[6]).unwrap()));
+        assert!(is_usage_only_chunk(
+            &serde_json::from_str(chunks[7]).unwrap()
+        ));
+        assert!(!is_usage_only_chunk(
+            &serde_json::from_str(chunks[6]).unwrap()
+        ));
     }
 
     #[test]
@@ -403,7 +474,12 @@ pub struct StreamTap {
 
 impl StreamTap {
     pub fn new(client_wants_usage: bool) -> Self {
-        StreamTap { parser: SseParser::new(), assembler: StreamAssembler::new(), client_wants_usage, saw_done: false }
+        StreamTap {
+            parser: SseParser::new(),
+            assembler: StreamAssembler::new(),
+            client_wants_usage,
+            saw_done: false,
+        }
     }
 
     /// Takes upstream bytes; returns the bytes to send to the client now.
@@ -419,7 +495,9 @@ impl StreamTap {
     }
 
     fn process(&mut self, event: &SseEvent) -> bool {
-        let Some(data) = event.data.as_deref() else { return true };
+        let Some(data) = event.data.as_deref() else {
+            return true;
+        };
         if data.trim() == DONE {
             self.saw_done = true;
             return true;
@@ -443,7 +521,11 @@ impl StreamTap {
             }
         }
         let assembler = std::mem::take(&mut self.assembler);
-        let answer = if self.saw_done { assembler.finish() } else { None };
+        let answer = if self.saw_done {
+            assembler.finish()
+        } else {
+            None
+        };
         (out, answer)
     }
 }
@@ -473,7 +555,10 @@ mod tap_tests {
         assert!(sent.ends_with("data: [DONE]\n\n"));
         let answer = answer.unwrap();
         assert_eq!(answer["choices"][0]["message"]["content"], "Hi");
-        assert_eq!(answer["usage"]["total_tokens"], 6, "usage is kept for cost accounting");
+        assert_eq!(
+            answer["usage"]["total_tokens"], 6,
+            "usage is kept for cost accounting"
+        );
     }
 
     #[test]
@@ -486,6 +571,9 @@ mod tap_tests {
         let cut = &CHUNKS[..CHUNKS.find("data: [DONE]").unwrap()];
         let mut tap = StreamTap::new(true);
         tap.feed(cut.as_bytes());
-        assert!(tap.finish().1.is_none(), "a stream without [DONE] is never cached");
+        assert!(
+            tap.finish().1.is_none(),
+            "a stream without [DONE] is never cached"
+        );
     }
 }

@@ -2,19 +2,27 @@
 //! comparison with a full candidate set, as the Worker does it) behind a C ABI, so Node can time it
 //! in V8 without workerd's frozen clocks. Run by `npm run eval` (tools/semantic-wasm-bench.mjs).
 
-use crate::embedding::embed;
-use crate::normalize::normalize_prompt;
-use crate::semantic::{band_signatures, decode_record, encode_record, guard_signature, similarity, SemanticQuery, BANDS, MAX_BUCKET};
+use crate::semantic::{
+    band_signatures, decode_record, encode_record, similarity, text_query, SemanticQuery, BANDS,
+    MAX_BUCKET,
+};
 use std::sync::OnceLock;
 
 fn query(text: &str) -> SemanticQuery {
-    let normalized = normalize_prompt(text);
-    SemanticQuery { scope: String::new(), vector: embed(&normalized), guard: guard_signature(text), normalized }
+    text_query(text, String::new())
 }
 
 fn stored() -> &'static Vec<String> {
     static STORED: OnceLock<Vec<String>> = OnceLock::new();
-    STORED.get_or_init(|| (0..BANDS * MAX_BUCKET).map(|i| encode_record(&query(&format!("What are the best things to do in city number {i} this weekend?")))).collect())
+    STORED.get_or_init(|| {
+        (0..BANDS * MAX_BUCKET)
+            .map(|i| {
+                encode_record(&query(&format!(
+                    "What are the best things to do in city number {i} this weekend?"
+                )))
+            })
+            .collect()
+    })
 }
 
 /// Memory for the prompt the caller writes in.

@@ -89,7 +89,11 @@ pub fn format_usd(x: f64) -> String {
     let s = format!("{:.8}", x.max(0.0));
     let s = s.trim_end_matches('0');
     let s = s.strip_suffix('.').unwrap_or(s);
-    if s.is_empty() { "0".into() } else { s.to_string() }
+    if s.is_empty() {
+        "0".into()
+    } else {
+        s.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -117,7 +121,10 @@ mod tests {
             provider: "openai".into(),
             tokens_saved: 12,
         };
-        assert!(h.to_pairs().iter().all(|(k, _)| *k != "X-WatchLLM-Cache-Similarity"));
+        assert!(h
+            .to_pairs()
+            .iter()
+            .all(|(k, _)| *k != "X-WatchLLM-Cache-Similarity"));
         h.cache = CacheStatus::HitSemantic;
         h.similarity = Some(0.97123);
         let pairs = h.to_pairs();

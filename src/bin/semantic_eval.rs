@@ -11,9 +11,11 @@
 //! (`Quality #1 ID #2 ID #1 String #2 String`) TSV files.
 
 use std::time::Instant;
-use watchllm_proxy::embedding::{cosine, embed};
-use watchllm_proxy::normalize::normalize_prompt;
-use watchllm_proxy::semantic::{band_signatures, decode_record, encode_record, guard_signature, similarity, SemanticQuery, BANDS, DEFAULT_THRESHOLD, MAX_BUCKET};
+use watchllm_proxy::embedding::cosine;
+use watchllm_proxy::semantic::{
+    band_signatures, decode_record, encode_record, similarity, text_query, SemanticQuery, BANDS,
+    DEFAULT_THRESHOLD, MAX_BUCKET,
+};
 
 struct Pair {
     a: String,
@@ -36,7 +38,15 @@ fn load(path: &str) -> Vec<Pair> {
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             let label = f.get(il)?.trim();
-            Some(Pair { a: f.get(ia)?.to_string(), b: f.get(ib)?.to_string(), duplicate: match label { "1" => true, "0" => false, _ => return None } })
+            Some(Pair {
+                a: f.get(ia)?.to_string(),
+                b: f.get(ib)?.to_string(),
+                duplicate: match label {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            })
         })
         .collect()
 }
@@ -49,20 +59,26 @@ struct Scored {
 }
 
 fn query(text: &str) -> SemanticQuery {
-    let normalized = normalize_prompt(text);
-    SemanticQuery { scope: String::new(), vector: embed(&normalized), guard: guard_signature(text), normalized }
+    text_query(text, String::new())
 }
 
 fn score(p: &Pair) -> Scored {
     let (qa, qb) = (query(&p.a), query(&p.b));
     let (sa, sb) = (band_signatures(&qa.vector), band_signatures(&qb.vector));
-    Scored { similarity: cosine(&qa.vector, &qb.vector), same_bucket: sa.iter().zip(&sb).any(|(x, y)| x == y), guards_match: qa.guard == qb.guard, duplicate: p.duplicate }
+    Scored {
+        similarity: cosine(&qa.vector, &qb.vector),
+        same_bucket: sa.iter().zip(&sb).any(|(x, y)| x == y),
+        guards_match: qa.guard == qb.guard,
+        duplicate: p.duplicate,
+    }
 }
 
 fn report(name: &str, scored: &[Scored], decide: impl Fn(&Scored, f32) -> bool) {
     println!("\n  {name}");
     println!("    threshold  precision  recall  false-pos-rate  hits");
-    for t in [0.80f32, 0.85, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99] {
+    for t in [
+        0.80f32, 0.85, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
+    ] {
         let (mut tp, mut fp, mut fn_, mut tn) = (0u32, 0u32, 0u32, 0u32);
         for s in scored {
             match (decide(s, t), s.duplicate) {
@@ -72,11 +88,22 @@ fn report(name: &str, scored: &[Scored], decide: impl Fn(&Scored, f32) -> bool) 
                 (false, false) => tn += 1,
             }
         }
-        let precision = if tp + fp > 0 { tp as f64 / (tp + fp) as f64 } else { f64::NAN };
+        let precision = if tp + fp > 0 {
+            tp as f64 / (tp + fp) as f64
+        } else {
+            f64::NAN
+        };
         let recall = tp as f64 / (tp + fn_).max(1) as f64;
         let fpr = fp as f64 / (fp + tn).max(1) as f64;
-        let mark = if (t - DEFAULT_THRESHOLD).abs() < 1e-6 { "  <- default" } else { "" };
-        println!("    {t:>9.2}  {precision:>9.4}  {recall:>6.4}  {fpr:>14.5}  {:>5}{mark}", tp + fp);
+        let mark = if (t - DEFAULT_THRESHOLD).abs() < 1e-6 {
+            "  <- default"
+        } else {
+            ""
+        };
+        println!(
+            "    {t:>9.2}  {precision:>9.4}  {recall:>6.4}  {fpr:>14.5}  {:>5}{mark}",
+            tp + fp
+        );
     }
 }
 
@@ -89,17 +116,41 @@ fn main() {
     for path in &paths {
         let pairs = load(path);
         let positives = pairs.iter().filter(|p| p.duplicate).count();
-        println!("\n{path}: {} pairs ({positives} duplicates, {} not)", pairs.len(), pairs.len() - positives);
+        println!(
+            "\n{path}: {} pairs ({positives} duplicates, {} not)",
+            pairs.len(),
+            pairs.len() - positives
+        );
         let scored: Vec<Scored> = pairs.iter().map(score).collect();
-        report("cache decision (shared LSH bucket + guards + cosine >= threshold)", &scored, |s, t| s.same_bucket && s.guards_match && s.similarity >= t);
-        report("cosine + guards, without LSH (what LSH recall costs)", &scored, |s, t| s.guards_match && s.similarity >= t);
-        report("cosine alone (what the guards add)", &scored, |s, t| s.similarity >= t);
+        report(
+            "cache decision (shared LSH bucket + guards + cosine >= threshold)",
+            &scored,
+            |s, t| s.same_bucket && s.guards_match && s.similarity >= t,
+        );
+        report(
+            "cosine + guards, without LSH (what LSH recall costs)",
+            &scored,
+            |s, t| s.guards_match && s.similarity >= t,
+        );
+        report("cosine alone (what the guards add)", &scored, |s, t| {
+            s.similarity >= t
+        });
     }
 
     // Cost of one lookup: build the query (normalise, embed, bucket signatures, guard) and compare
     // it with a full candidate set (BANDS buckets of MAX_BUCKET records, decoded from their stored form).
-    let stored: Vec<String> = (0..BANDS * MAX_BUCKET).map(|i| encode_record(&query(&format!("What are the best things to do in city number {i} this weekend?")))).collect();
-    let prompts = ["What are the best things to do in Hong Kong this weekend?", "Please explain the theory of relativity in simple terms.", "How do I reset my router password?"];
+    let stored: Vec<String> = (0..BANDS * MAX_BUCKET)
+        .map(|i| {
+            encode_record(&query(&format!(
+                "What are the best things to do in city number {i} this weekend?"
+            )))
+        })
+        .collect();
+    let prompts = [
+        "What are the best things to do in Hong Kong this weekend?",
+        "Please explain the theory of relativity in simple terms.",
+        "How do I reset my router password?",
+    ];
     let runs = 300;
     let t0 = Instant::now();
     let mut best = 0f32;

@@ -10,20 +10,64 @@ use std::io::{BufWriter, Write};
 use watchllm_proxy::cache_entry::CacheEntry;
 use watchllm_proxy::cache_key::exact_cache_key;
 use watchllm_proxy::request::{parse, Endpoint};
-use watchllm_proxy::semantic::{bucket_keys, encode_record, field_for, query_for, BANDS, MAX_BUCKET};
+use watchllm_proxy::semantic::{
+    bucket_keys, encode_record, field_for, query_for, BANDS, MAX_BUCKET,
+};
 
-const VERBS: [&str; 8] = ["Explain", "Summarise", "Describe", "Compare", "List the main facts about", "Give examples of", "Write a short note on", "What are the risks of"];
-const TOPICS: [&str; 25] = [
-    "photosynthesis", "the French revolution", "quantum entanglement", "compound interest", "the immune system", "plate tectonics",
-    "machine learning", "the stock market", "climate change", "black holes", "the Roman empire", "vaccines", "blockchains",
-    "renewable energy", "the water cycle", "inflation", "neural networks", "volcanoes", "DNA replication", "supply chains",
-    "jazz music", "the printing press", "ocean currents", "antibiotics", "electric cars",
+const VERBS: [&str; 8] = [
+    "Explain",
+    "Summarise",
+    "Describe",
+    "Compare",
+    "List the main facts about",
+    "Give examples of",
+    "Write a short note on",
+    "What are the risks of",
 ];
-const AUDIENCES: [&str; 6] = ["for a child", "for a student", "for an engineer", "in one paragraph", "with an analogy", "step by step"];
+const TOPICS: [&str; 25] = [
+    "photosynthesis",
+    "the French revolution",
+    "quantum entanglement",
+    "compound interest",
+    "the immune system",
+    "plate tectonics",
+    "machine learning",
+    "the stock market",
+    "climate change",
+    "black holes",
+    "the Roman empire",
+    "vaccines",
+    "blockchains",
+    "renewable energy",
+    "the water cycle",
+    "inflation",
+    "neural networks",
+    "volcanoes",
+    "DNA replication",
+    "supply chains",
+    "jazz music",
+    "the printing press",
+    "ocean currents",
+    "antibiotics",
+    "electric cars",
+];
+const AUDIENCES: [&str; 6] = [
+    "for a child",
+    "for a student",
+    "for an engineer",
+    "in one paragraph",
+    "with an analogy",
+    "step by step",
+];
 
 /// The i-th synthetic prompt: unique for every i.
 fn prompt(i: usize) -> String {
-    format!("{} {} {} (case {i})", VERBS[i % VERBS.len()], TOPICS[(i / VERBS.len()) % TOPICS.len()], AUDIENCES[(i / 200) % AUDIENCES.len()])
+    format!(
+        "{} {} {} (case {i})",
+        VERBS[i % VERBS.len()],
+        TOPICS[(i / VERBS.len()) % TOPICS.len()],
+        AUDIENCES[(i / 200) % AUDIENCES.len()]
+    )
 }
 
 fn resp(out: &mut impl Write, args: &[&str]) -> std::io::Result<()> {
@@ -36,18 +80,26 @@ fn resp(out: &mut impl Write, args: &[&str]) -> std::io::Result<()> {
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(project), Some(count)) = (args.get(1), args.get(2).and_then(|c| c.parse::<usize>().ok())) else {
+    let (Some(project), Some(count)) = (
+        args.get(1),
+        args.get(2).and_then(|c| c.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: semantic-seed <project-id> <count> [model]");
         std::process::exit(2);
     };
-    let model = args.get(3).map(String::as_str).unwrap_or("openai/gpt-4o-mini");
+    let model = args
+        .get(3)
+        .map(String::as_str)
+        .unwrap_or("openai/gpt-4o-mini");
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut bucket_sizes: HashMap<String, usize> = HashMap::new();
     let mut commands = 0usize;
     for i in 0..count {
         let text = prompt(i);
-        let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]}).to_string();
+        let body =
+            serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+                .to_string();
         let req = parse(Endpoint::ChatCompletions, body.as_bytes()).expect("valid request");
         let key = exact_cache_key(project, &req);
         let q = query_for(&req).expect("a plain user prompt");
@@ -80,6 +132,9 @@ fn main() -> std::io::Result<()> {
     }
     out.flush()?;
     let samples: Vec<String> = (0..5).map(prompt).collect();
-    eprintln!("{}", serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "bands": BANDS, "bucket_cap": MAX_BUCKET, "samples": samples}));
+    eprintln!(
+        "{}",
+        serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "bands": BANDS, "bucket_cap": MAX_BUCKET, "samples": samples})
+    );
     Ok(())
 }

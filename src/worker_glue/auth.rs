@@ -41,7 +41,9 @@ fn default_threshold() -> f32 {
 
 impl KeyRecord {
     pub fn has_provider_key(&self, provider: &str) -> bool {
-        self.provider_keys.as_ref().is_some_and(|m| m.contains_key(provider))
+        self.provider_keys
+            .as_ref()
+            .is_some_and(|m| m.contains_key(provider))
     }
 }
 
@@ -62,7 +64,13 @@ fn remember(hash: &str, record: &KeyRecord, now_ms: u64) {
         if c.len() >= MAX_CACHED_KEYS {
             c.clear();
         }
-        c.insert(hash.to_string(), Cached { record: record.clone(), fetched_at_ms: now_ms });
+        c.insert(
+            hash.to_string(),
+            Cached {
+                record: record.clone(),
+                fetched_at_ms: now_ms,
+            },
+        );
     });
 }
 
@@ -81,26 +89,40 @@ fn forget(hash: &str) {
 
 fn check(record: KeyRecord) -> Result<KeyRecord, ApiError> {
     if record.revoked {
-        Err(ApiError::invalid_api_key("This API key has been revoked. Create a new key in the WatchLLM dashboard."))
+        Err(ApiError::invalid_api_key(
+            "This API key has been revoked. Create a new key in the WatchLLM dashboard.",
+        ))
     } else {
         Ok(record)
     }
 }
 
 /// Validates a presented key; the record's project scopes everything the request touches.
-pub async fn authenticate(cfg: &Config, key: &PresentedKey, now_ms: u64) -> Result<KeyRecord, ApiError> {
+pub async fn authenticate(
+    cfg: &Config,
+    key: &PresentedKey,
+    now_ms: u64,
+) -> Result<KeyRecord, ApiError> {
     if let Some(record) = cached(&key.hash, cfg.auth_cache_ttl_ms, now_ms) {
         return check(record);
     }
-    let supabase = Supabase { url: &cfg.supabase_url, service_key: &cfg.supabase_service_key, timeout_ms: cfg.supabase_timeout_ms };
+    let supabase = Supabase {
+        url: &cfg.supabase_url,
+        service_key: &cfg.supabase_service_key,
+        timeout_ms: cfg.supabase_timeout_ms,
+    };
     let query = format!("api_key_lookup?key_hash=eq.{}&select=*&limit=1", key.hash);
     match supabase.select(&query).await {
         Ok(rows) => {
             let Some(row) = rows.into_iter().next() else {
                 forget(&key.hash);
-                return Err(ApiError::invalid_api_key(format!("Incorrect API key provided: {}****. Find your keys in the WatchLLM dashboard.", key.prefix)));
+                return Err(ApiError::invalid_api_key(format!(
+                    "Incorrect API key provided: {}****. Find your keys in the WatchLLM dashboard.",
+                    key.prefix
+                )));
             };
-            let record: KeyRecord = serde_json::from_value(row).map_err(|e| ApiError::internal(format!("bad key record: {e}")))?;
+            let record: KeyRecord = serde_json::from_value(row)
+                .map_err(|e| ApiError::internal(format!("bad key record: {e}")))?;
             remember(&key.hash, &record, now_ms);
             check(record)
         }

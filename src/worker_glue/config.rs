@@ -32,7 +32,9 @@ fn get(env: &Env, name: &str) -> Option<String> {
 }
 
 fn number(env: &Env, name: &str, default: u64) -> u64 {
-    get(env, name).and_then(|s| s.parse().ok()).unwrap_or(default)
+    get(env, name)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 thread_local! {
@@ -53,12 +55,19 @@ impl Config {
             (p, url.trim_end_matches('/').to_string())
         };
         Config {
-            upstash_url: get(env, "UPSTASH_REDIS_REST_URL").unwrap_or_default().trim_end_matches('/').to_string(),
+            upstash_url: get(env, "UPSTASH_REDIS_REST_URL")
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
             upstash_token: get(env, "UPSTASH_REDIS_REST_TOKEN").unwrap_or_default(),
-            supabase_url: get(env, "SUPABASE_URL").unwrap_or_default().trim_end_matches('/').to_string(),
+            supabase_url: get(env, "SUPABASE_URL")
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
             supabase_service_key: get(env, "SUPABASE_SERVICE_ROLE_KEY").unwrap_or_default(),
             openrouter_api_key: get(env, "OPENROUTER_API_KEY").unwrap_or_default(),
-            provider_keys_encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY").unwrap_or_default(),
+            provider_keys_encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY")
+                .unwrap_or_default(),
             base_urls: Provider::ALL.map(base),
             upstream_timeout_ms: number(env, "UPSTREAM_TIMEOUT_MS", 60_000),
             redis_timeout_ms: number(env, "REDIS_TIMEOUT_MS", 1_000),
@@ -69,6 +78,11 @@ impl Config {
     }
 
     pub fn base_url(&self, p: Provider) -> &str {
-        &self.base_urls.iter().find(|(q, _)| *q == p).expect("every provider has a base URL").1
+        &self
+            .base_urls
+            .iter()
+            .find(|(q, _)| *q == p)
+            .expect("every provider has a base URL")
+            .1
     }
 }

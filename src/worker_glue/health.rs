@@ -11,27 +11,54 @@ use worker::{Response, Result};
 fn check(latency_ms: u64, outcome: std::result::Result<(), String>) -> (bool, Value) {
     match outcome {
         Ok(()) => (true, json!({"status": "up", "latency_ms": latency_ms})),
-        Err(e) => (false, json!({"status": "down", "latency_ms": latency_ms, "error": e})),
+        Err(e) => (
+            false,
+            json!({"status": "down", "latency_ms": latency_ms, "error": e}),
+        ),
     }
 }
 
 pub async fn handle(cfg: &Config) -> Result<Response> {
-    let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
-    let supabase = Supabase { url: &cfg.supabase_url, service_key: &cfg.supabase_service_key, timeout_ms: cfg.supabase_timeout_ms };
+    let redis = Upstash {
+        url: &cfg.upstash_url,
+        token: &cfg.upstash_token,
+        timeout_ms: cfg.redis_timeout_ms,
+    };
+    let supabase = Supabase {
+        url: &cfg.supabase_url,
+        service_key: &cfg.supabase_service_key,
+        timeout_ms: cfg.supabase_timeout_ms,
+    };
     let redis_check = async {
         let t = now_ms();
-        let r = redis.command(&["PING"]).await.map_err(|e| e.to_string()).and_then(|v| {
-            if v == "PONG" { Ok(()) } else { Err(format!("unexpected PING reply {v}")) }
-        });
+        let r = redis
+            .command(&["PING"])
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                if v == "PONG" {
+                    Ok(())
+                } else {
+                    Err(format!("unexpected PING reply {v}"))
+                }
+            });
         check(now_ms() - t, r)
     };
     let supabase_check = async {
         let t = now_ms();
-        let r = supabase.select("plans?select=name&limit=1").await.map(|_| ()).map_err(|e| e.to_string());
+        let r = supabase
+            .select("plans?select=name&limit=1")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         check(now_ms() - t, r)
     };
     let ((redis_up, redis), (supabase_up, supabase)) = futures::join!(redis_check, supabase_check);
-    let down: Vec<&str> = [("redis", redis_up), ("supabase", supabase_up)].iter().filter(|(_, up)| !up).map(|(n, _)| *n).collect();
+    let down: Vec<&str> = [("redis", redis_up), ("supabase", supabase_up)]
+        .iter()
+        .filter(|(_, up)| !up)
+        .map(|(n, _)| *n)
+        .collect();
     let body = json!({
         "status": if down.is_empty() { "ok" } else { "degraded" },
         "down": down,
@@ -41,5 +68,9 @@ pub async fn handle(cfg: &Config) -> Result<Response> {
             "supabase": supabase,
         }
     });
-    json_response(if down.is_empty() { 200 } else { 503 }, &body, &[("cache-control", "no-store".into())])
+    json_response(
+        if down.is_empty() { 200 } else { 503 },
+        &body,
+        &[("cache-control", "no-store".into())],
+    )
 }

@@ -39,7 +39,10 @@ pub async fn fetch_with_timeout(req: Request, timeout_ms: u64) -> Result<Respons
 }
 
 /// Reads a whole body, within `timeout_ms`.
-pub async fn body_with_timeout(resp: &mut Response, timeout_ms: u64) -> Result<Vec<u8>, FetchError> {
+pub async fn body_with_timeout(
+    resp: &mut Response,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, FetchError> {
     let read = Box::pin(resp.bytes());
     let deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
     let outcome = match select(read, deadline).await {
@@ -50,17 +53,33 @@ pub async fn body_with_timeout(resp: &mut Response, timeout_ms: u64) -> Result<V
     outcome
 }
 
-pub fn json_response(status: u16, body: &serde_json::Value, headers: &[(&str, String)]) -> worker::Result<Response> {
-    bytes_response(status, "application/json", body.to_string().into_bytes(), headers)
+pub fn json_response(
+    status: u16,
+    body: &serde_json::Value,
+    headers: &[(&str, String)],
+) -> worker::Result<Response> {
+    bytes_response(
+        status,
+        "application/json",
+        body.to_string().into_bytes(),
+        headers,
+    )
 }
 
-pub fn bytes_response(status: u16, content_type: &str, body: Vec<u8>, headers: &[(&str, String)]) -> worker::Result<Response> {
+pub fn bytes_response(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> worker::Result<Response> {
     let h = Headers::new();
     h.set("content-type", content_type)?;
     for (k, v) in headers {
         h.set(k, v)?;
     }
-    Ok(Response::from_bytes(body)?.with_status(status).with_headers(h))
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(h))
 }
 
 /// An OpenAI-format error response, with `Retry-After` when the error has one.

@@ -39,9 +39,13 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
     match (method.clone(), path.trim_end_matches('/')) {
         (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
         (Method::Get | Method::Head, "/health") => health::handle(&cfg).await,
-        (_, "/health") => error_response(&ApiError::method_not_allowed(method.as_ref(), &path, "GET"), &[]),
+        (_, "/health") => error_response(
+            &ApiError::method_not_allowed(method.as_ref(), &path, "GET"),
+            &[],
+        ),
         (Method::Get, "/v1/models") => {
-            let key = crate::api_key::from_authorization(req.headers().get("authorization")?.as_deref());
+            let key =
+                crate::api_key::from_authorization(req.headers().get("authorization")?.as_deref());
             match key {
                 Ok(k) => match auth::authenticate(&cfg, &k, start_ms).await {
                     Ok(_) => json_response(200, &models_list(), &[]),
@@ -51,9 +55,17 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
             }
         }
         (_, p) => match Endpoint::from_path(p) {
-            Some(endpoint) if method == Method::Post => proxy::handle(req, cfg, ctx, endpoint, random_hex(12), start_ms).await,
-            Some(_) => error_response(&ApiError::method_not_allowed(method.as_ref(), &path, "POST"), &[]),
-            None if p == "/v1/models" => error_response(&ApiError::method_not_allowed(method.as_ref(), &path, "GET"), &[]),
+            Some(endpoint) if method == Method::Post => {
+                proxy::handle(req, cfg, ctx, endpoint, random_hex(12), start_ms).await
+            }
+            Some(_) => error_response(
+                &ApiError::method_not_allowed(method.as_ref(), &path, "POST"),
+                &[],
+            ),
+            None if p == "/v1/models" => error_response(
+                &ApiError::method_not_allowed(method.as_ref(), &path, "GET"),
+                &[],
+            ),
             None => error_response(&ApiError::route_not_found(method.as_ref(), &path), &[]),
         },
     }

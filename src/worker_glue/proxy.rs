@@ -5,7 +5,10 @@
 
 use super::auth::{self, KeyRecord};
 use super::config::Config;
-use super::http::{body_with_timeout, bytes_response, error_response, fetch_with_timeout, json_response, now_ms, FetchError};
+use super::http::{
+    body_with_timeout, bytes_response, error_response, fetch_with_timeout, json_response, now_ms,
+    FetchError,
+};
 use super::upstash::{Reply, Upstash};
 use super::usage_log::{self, UsageRecord};
 use crate::api_key;
@@ -47,7 +50,12 @@ impl Exchange {
         all
     }
 
-    fn base_headers(&self, cache: CacheStatus, detail: CacheDetail, provider: &str) -> WatchllmHeaders {
+    fn base_headers(
+        &self,
+        cache: CacheStatus,
+        detail: CacheDetail,
+        provider: &str,
+    ) -> WatchllmHeaders {
         WatchllmHeaders {
             request_id: self.request_id.clone(),
             cache,
@@ -63,7 +71,11 @@ impl Exchange {
 
     /// An error response with the WatchLLM headers; logged when the request was authenticated.
     fn fail(&mut self, ctx: &Context, err: ApiError, provider: &str) -> Result<Response> {
-        let headers = self.watchllm_headers(self.base_headers(CacheStatus::Miss, CacheDetail::NotCached, provider));
+        let headers = self.watchllm_headers(self.base_headers(
+            CacheStatus::Miss,
+            CacheDetail::NotCached,
+            provider,
+        ));
         if !self.log.project_id.is_empty() {
             self.log.status_code = err.status;
             self.log.error_code = err.code.clone();
@@ -82,17 +94,35 @@ impl Exchange {
 /// Client cache controls: `X-WatchLLM-Bypass-Cache: true` (neither read nor write),
 /// `X-WatchLLM-Refresh-Cache: true` (do not read, store the fresh answer).
 fn truthy(req: &Request, name: &str) -> bool {
-    req.headers().get(name).ok().flatten().is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    req.headers()
+        .get(name)
+        .ok()
+        .flatten()
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
 
-pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endpoint, request_id: String, start_ms: u64) -> Result<Response> {
-    let mut ex = Exchange { cfg, request_id, start_ms, extra: Vec::new(), log: UsageRecord::default() };
+pub async fn handle(
+    mut req: Request,
+    cfg: Config,
+    ctx: &Context,
+    endpoint: Endpoint,
+    request_id: String,
+    start_ms: u64,
+) -> Result<Response> {
+    let mut ex = Exchange {
+        cfg,
+        request_id,
+        start_ms,
+        extra: Vec::new(),
+        log: UsageRecord::default(),
+    };
 
     // 1. Authenticate before reading the body.
-    let presented = match api_key::from_authorization(req.headers().get("authorization")?.as_deref()) {
-        Ok(k) => k,
-        Err(e) => return ex.fail(ctx, e, "none"),
-    };
+    let presented =
+        match api_key::from_authorization(req.headers().get("authorization")?.as_deref()) {
+            Ok(k) => k,
+            Err(e) => return ex.fail(ctx, e, "none"),
+        };
     let record = match auth::authenticate(&ex.cfg, &presented, start_ms).await {
         Ok(r) => r,
         Err(e) => return ex.fail(ctx, e, "none"),
@@ -108,9 +138,17 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     };
 
     // 2. Validate the body.
-    if let Some(len) = req.headers().get("content-length")?.and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get("content-length")?
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         if len > request::MAX_BODY_BYTES {
-            return ex.fail(ctx, ApiError::payload_too_large(request::MAX_BODY_BYTES), "none");
+            return ex.fail(
+                ctx,
+                ApiError::payload_too_large(request::MAX_BODY_BYTES),
+                "none",
+            );
         }
     }
     let bytes = req.bytes().await.unwrap_or_default();
@@ -119,7 +157,11 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
         Err(e) => return ex.fail(ctx, e, "none"),
     };
     ex.log.model = preq.model.clone();
-    let route = match models::route(&preq.model, |p| record.has_provider_key(p.name()), |p| p != Provider::Anthropic) {
+    let route = match models::route(
+        &preq.model,
+        |p| record.has_provider_key(p.name()),
+        |p| p != Provider::Anthropic,
+    ) {
         Ok(r) => r,
         Err(e) => return ex.fail(ctx, e, "none"),
     };
@@ -134,18 +176,38 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
         Err(e) => return ex.fail(ctx, e, provider),
     };
     let cache_key = exact_cache_key(&record.project_id, &preq);
-    let semantic_query = if record.semantic_cache_enabled { semantic::query_for(&preq) } else { None };
-    let buckets = semantic_query.as_ref().map(|q| semantic::bucket_keys(&record.project_id, q)).unwrap_or_default();
-    let redis = Upstash { url: &ex.cfg.upstash_url, token: &ex.cfg.upstash_token, timeout_ms: ex.cfg.redis_timeout_ms };
+    let semantic_query = if record.semantic_cache_enabled {
+        semantic::query_for(&preq)
+    } else {
+        None
+    };
+    let buckets = semantic_query
+        .as_ref()
+        .map(|q| semantic::bucket_keys(&record.project_id, q))
+        .unwrap_or_default();
+    let redis = Upstash {
+        url: &ex.cfg.upstash_url,
+        token: &ex.cfg.upstash_token,
+        timeout_ms: ex.cfg.redis_timeout_ms,
+    };
     let counter = rate_limit::counter_key(&presented.hash, start_ms);
     let mut cmds = vec![
         vec!["INCR".to_string(), counter.clone()],
-        vec!["EXPIRE".into(), counter, rate_limit::COUNTER_TTL_SECS.to_string(), "NX".into()],
+        vec![
+            "EXPIRE".into(),
+            counter,
+            rate_limit::COUNTER_TTL_SECS.to_string(),
+            "NX".into(),
+        ],
     ];
     let read_cache = !bypass && !refresh;
     if read_cache {
         cmds.push(vec!["GET".into(), cache_key.clone()]);
-        cmds.extend(buckets.iter().map(|b| vec!["HGETALL".to_string(), b.clone()]));
+        cmds.extend(
+            buckets
+                .iter()
+                .map(|b| vec!["HGETALL".to_string(), b.clone()]),
+        );
     }
     let replies: Option<Vec<Reply>> = match redis.pipeline(&cmds).await {
         Ok(r) => Some(r),
@@ -156,11 +218,19 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     };
     let redis_up = replies.is_some();
 
-    if let Some(count) = replies.as_ref().and_then(|r| r[0].as_ref().ok()).and_then(Value::as_u64) {
+    if let Some(count) = replies
+        .as_ref()
+        .and_then(|r| r[0].as_ref().ok())
+        .and_then(Value::as_u64)
+    {
         let decision = rate_limit::decide(count, record.requests_per_minute, start_ms);
         ex.extra.extend(decision.headers());
         if !decision.allowed {
-            return ex.fail(ctx, ApiError::rate_limited(decision.limit, decision.reset_secs), provider);
+            return ex.fail(
+                ctx,
+                ApiError::rate_limited(decision.limit, decision.reset_secs),
+                provider,
+            );
         }
     }
 
@@ -178,13 +248,27 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     // 5. Semantic hit: the best guarded candidate at or above the threshold, fetched in a second
     //    round trip (only when there is one).
     if let (Some(q), Some(replies)) = (&semantic_query, &replies) {
-        let candidates: Vec<Candidate> = replies.iter().skip(3).filter_map(|r| r.as_ref().ok()).flat_map(|r| bucket_candidates(&record.project_id, r)).collect();
+        let candidates: Vec<Candidate> = replies
+            .iter()
+            .skip(3)
+            .filter_map(|r| r.as_ref().ok())
+            .flat_map(|r| bucket_candidates(&record.project_id, r))
+            .collect();
         let project_prefix = format!("wl:c1:{}:", record.project_id);
-        if let Some((candidate, similarity)) = semantic::best_match(q, &candidates, threshold, &project_prefix) {
+        if let Some((candidate, similarity)) =
+            semantic::best_match(q, &candidates, threshold, &project_prefix)
+        {
             match redis.command(&["GET", &candidate.entry_key]).await {
                 Ok(Value::String(text)) => {
                     if let Some(entry) = CacheEntry::from_json(&text) {
-                        return serve_hit(&mut ex, ctx, &preq, entry, CacheStatus::HitSemantic, Some(similarity as f64));
+                        return serve_hit(
+                            &mut ex,
+                            ctx,
+                            &preq,
+                            entry,
+                            CacheStatus::HitSemantic,
+                            Some(similarity as f64),
+                        );
                     }
                 }
                 Ok(_) => forget_expired(&ex.cfg, ctx, &buckets, &candidate.entry_key),
@@ -205,8 +289,14 @@ pub async fn handle(mut req: Request, cfg: Config, ctx: &Context, endpoint: Endp
     };
     let plan = (redis_up && !bypass).then(|| StorePlan {
         key: cache_key,
-        ttl: if endpoint == Endpoint::Embeddings { endpoint.cache_ttl_secs() } else { record.cache_ttl_secs.unwrap_or(endpoint.cache_ttl_secs()) },
-        semantic: semantic_query.as_ref().map(|q| (buckets.clone(), semantic::encode_record(q))),
+        ttl: if endpoint == Endpoint::Embeddings {
+            endpoint.cache_ttl_secs()
+        } else {
+            record.cache_ttl_secs.unwrap_or(endpoint.cache_ttl_secs())
+        },
+        semantic: semantic_query
+            .as_ref()
+            .map(|q| (buckets.clone(), semantic::encode_record(q))),
     });
     forward(ex, ctx, &record, &preq, &route, detail, plan).await
 }
@@ -228,11 +318,15 @@ fn similarity_threshold(req: &Request, project_default: f32) -> std::result::Res
 
 /// Candidates from one `HGETALL` reply (`[field, value, field, value, ...]`).
 fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
-    let Some(items) = reply.as_array() else { return Vec::new() };
+    let Some(items) = reply.as_array() else {
+        return Vec::new();
+    };
     items
         .chunks(2)
         .filter_map(|kv| match kv {
-            [Value::String(field), Value::String(record)] => semantic::decode_record(&semantic::entry_key_for(project_id, field), record),
+            [Value::String(field), Value::String(record)] => {
+                semantic::decode_record(&semantic::entry_key_for(project_id, field), record)
+            }
             _ => None,
         })
         .collect()
@@ -242,9 +336,16 @@ fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
 fn forget_expired(cfg: &Config, ctx: &Context, buckets: &[String], entry_key: &str) {
     let cfg = cfg.clone();
     let field = semantic::field_for(entry_key);
-    let cmds: Vec<Vec<String>> = buckets.iter().map(|b| vec!["HDEL".to_string(), b.clone(), field.to_string()]).collect();
+    let cmds: Vec<Vec<String>> = buckets
+        .iter()
+        .map(|b| vec!["HDEL".to_string(), b.clone(), field.to_string()])
+        .collect();
     ctx.wait_until(async move {
-        let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
+        let redis = Upstash {
+            url: &cfg.upstash_url,
+            token: &cfg.upstash_token,
+            timeout_ms: cfg.redis_timeout_ms,
+        };
         let _ = redis.pipeline(&cmds).await;
     });
 }
@@ -257,7 +358,14 @@ struct StorePlan {
 }
 
 /// Answers from a cache entry, as JSON or as a replayed SSE stream.
-fn serve_hit(ex: &mut Exchange, ctx: &Context, preq: &ProxyRequest, entry: CacheEntry, status: CacheStatus, similarity: Option<f64>) -> Result<Response> {
+fn serve_hit(
+    ex: &mut Exchange,
+    ctx: &Context,
+    preq: &ProxyRequest,
+    entry: CacheEntry,
+    status: CacheStatus,
+    similarity: Option<f64>,
+) -> Result<Response> {
     let usage = entry.usage();
     let mut h = ex.base_headers(status, CacheDetail::Served, &entry.provider);
     h.cache_age_secs = entry.age_secs(ex.start_ms);
@@ -276,7 +384,9 @@ fn serve_hit(ex: &mut Exchange, ctx: &Context, preq: &ProxyRequest, entry: Cache
     ex.log.latency_ms = ex.elapsed();
     ex.spawn_log(ctx);
     if preq.stream {
-        let body = sse::replay(&entry.answer, preq.include_usage).concat().into_bytes();
+        let body = sse::replay(&entry.answer, preq.include_usage)
+            .concat()
+            .into_bytes();
         let mut headers = headers;
         headers.push(("cache-control", "no-cache".into()));
         bytes_response(200, "text/event-stream; charset=utf-8", body, &headers)
@@ -285,19 +395,36 @@ fn serve_hit(ex: &mut Exchange, ctx: &Context, preq: &ProxyRequest, entry: Cache
     }
 }
 
-fn provider_auth(cfg: &Config, record: &KeyRecord, provider: Provider) -> std::result::Result<String, ApiError> {
+fn provider_auth(
+    cfg: &Config,
+    record: &KeyRecord,
+    provider: Provider,
+) -> std::result::Result<String, ApiError> {
     if provider == Provider::OpenRouter {
         if cfg.openrouter_api_key.is_empty() {
             return Err(ApiError::service_unavailable("OpenRouter is not configured on this proxy; add a provider key for this model's provider."));
         }
         return Ok(cfg.openrouter_api_key.clone());
     }
-    let stored = record.provider_keys.as_ref().and_then(|m| m.get(provider.name())).ok_or_else(|| ApiError::internal("provider key missing"))?;
-    secrets::decrypt(&cfg.provider_keys_encryption_key, stored)
-        .map_err(|_| ApiError::internal(format!("The stored {} key could not be decrypted; re-enter it in the dashboard.", provider.name())))
+    let stored = record
+        .provider_keys
+        .as_ref()
+        .and_then(|m| m.get(provider.name()))
+        .ok_or_else(|| ApiError::internal("provider key missing"))?;
+    secrets::decrypt(&cfg.provider_keys_encryption_key, stored).map_err(|_| {
+        ApiError::internal(format!(
+            "The stored {} key could not be decrypted; re-enter it in the dashboard.",
+            provider.name()
+        ))
+    })
 }
 
-fn upstream_request(cfg: &Config, preq: &ProxyRequest, route: &Route, api_key: &str) -> Result<Request> {
+fn upstream_request(
+    cfg: &Config,
+    preq: &ProxyRequest,
+    route: &Route,
+    api_key: &str,
+) -> Result<Request> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set("authorization", &format!("Bearer {api_key}"))?;
@@ -310,19 +437,43 @@ fn upstream_request(cfg: &Config, preq: &ProxyRequest, route: &Route, api_key: &
     }
     let body = preq.upstream_body(&route.upstream_model).to_string();
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-    Request::new_with_init(&format!("{}{}", cfg.base_url(route.provider), preq.endpoint.upstream_path()), &init)
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    Request::new_with_init(
+        &format!(
+            "{}{}",
+            cfg.base_url(route.provider),
+            preq.endpoint.upstream_path()
+        ),
+        &init,
+    )
 }
 
 /// Stores an answer under its exact key and in its semantic buckets (one pipeline), then trims
 /// buckets that grew past `MAX_BUCKET`; runs inside `wait_until`.
 async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
-    let redis = Upstash { url: &cfg.upstash_url, token: &cfg.upstash_token, timeout_ms: cfg.redis_timeout_ms };
+    let redis = Upstash {
+        url: &cfg.upstash_url,
+        token: &cfg.upstash_token,
+        timeout_ms: cfg.redis_timeout_ms,
+    };
     let ttl = plan.ttl.to_string();
-    let mut cmds = vec![vec!["SET".to_string(), plan.key.clone(), entry.to_json(), "EX".into(), ttl.clone()]];
+    let mut cmds = vec![vec![
+        "SET".to_string(),
+        plan.key.clone(),
+        entry.to_json(),
+        "EX".into(),
+        ttl.clone(),
+    ]];
     if let Some((buckets, record)) = &plan.semantic {
         for b in buckets {
-            cmds.push(vec!["HSET".into(), b.clone(), semantic::field_for(&plan.key).to_string(), record.clone()]);
+            cmds.push(vec![
+                "HSET".into(),
+                b.clone(),
+                semantic::field_for(&plan.key).to_string(),
+                record.clone(),
+            ]);
             cmds.push(vec!["EXPIRE".into(), b.clone(), ttl.clone()]);
             cmds.push(vec!["HLEN".into(), b.clone()]);
         }
@@ -331,18 +482,33 @@ async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
         Ok(r) => r,
         Err(e) => return worker::console_warn!("cache store failed: {e}"),
     };
-    let Some((buckets, _)) = &plan.semantic else { return };
+    let Some((buckets, _)) = &plan.semantic else {
+        return;
+    };
     let mut trims = Vec::new();
     for (i, b) in buckets.iter().enumerate() {
-        let len = replies.get(1 + i * 3 + 2).and_then(|r| r.as_ref().ok()).and_then(Value::as_u64).unwrap_or(0) as usize;
+        let len = replies
+            .get(1 + i * 3 + 2)
+            .and_then(|r| r.as_ref().ok())
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
         if len > semantic::MAX_BUCKET {
             trims.push((b.clone(), len - semantic::MAX_BUCKET));
         }
     }
     for (bucket, excess) in trims {
-        if let Ok(Value::Array(fields)) = redis.command(&["HRANDFIELD", &bucket, &excess.to_string()]).await {
+        if let Ok(Value::Array(fields)) = redis
+            .command(&["HRANDFIELD", &bucket, &excess.to_string()])
+            .await
+        {
             let mut cmd = vec!["HDEL".to_string(), bucket.clone()];
-            cmd.extend(fields.iter().filter_map(Value::as_str).filter(|f| *f != semantic::field_for(&plan.key)).map(str::to_string));
+            cmd.extend(
+                fields
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|f| *f != semantic::field_for(&plan.key))
+                    .map(str::to_string),
+            );
             if cmd.len() > 2 {
                 let _ = redis.pipeline(&[cmd]).await;
             }
@@ -350,11 +516,21 @@ async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
     }
 }
 
-fn entry_for(provider: &str, route: &Route, answer: Value, now: u64) -> (CacheEntry, Usage, Option<f64>) {
+fn entry_for(
+    provider: &str,
+    route: &Route,
+    answer: Value,
+    now: u64,
+) -> (CacheEntry, Usage, Option<f64>) {
     let usage_json = answer.get("usage").cloned().unwrap_or(Value::Null);
     let usage = Usage::from_json(&usage_json).unwrap_or_default();
-    let model = answer.get("model").and_then(Value::as_str).unwrap_or(&route.upstream_model).to_string();
-    let cost = models::answer_cost_usd(&model, &usage_json).or_else(|| models::answer_cost_usd(&route.upstream_model, &usage_json));
+    let model = answer
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(&route.upstream_model)
+        .to_string();
+    let cost = models::answer_cost_usd(&model, &usage_json)
+        .or_else(|| models::answer_cost_usd(&route.upstream_model, &usage_json));
     let entry = CacheEntry {
         stored_at_ms: now,
         provider: provider.to_string(),
@@ -367,7 +543,15 @@ fn entry_for(provider: &str, route: &Route, answer: Value, now: u64) -> (CacheEn
     (entry, usage, cost)
 }
 
-async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &ProxyRequest, route: &Route, detail: CacheDetail, plan: Option<StorePlan>) -> Result<Response> {
+async fn forward(
+    mut ex: Exchange,
+    ctx: &Context,
+    record: &KeyRecord,
+    preq: &ProxyRequest,
+    route: &Route,
+    detail: CacheDetail,
+    plan: Option<StorePlan>,
+) -> Result<Response> {
     let provider = route.provider.name();
     let api_key = match provider_auth(&ex.cfg, record, route.provider) {
         Ok(k) => k,
@@ -377,15 +561,32 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
     let timeout = ex.cfg.upstream_timeout_ms;
     let mut resp = match fetch_with_timeout(upstream, timeout).await {
         Ok(r) => r,
-        Err(FetchError::Timeout) => return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider),
-        Err(FetchError::Network(e)) => return ex.fail(ctx, ApiError::upstream_failed(provider, format!("could not connect ({e})")), provider),
+        Err(FetchError::Timeout) => {
+            return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider)
+        }
+        Err(FetchError::Network(e)) => {
+            return ex.fail(
+                ctx,
+                ApiError::upstream_failed(provider, format!("could not connect ({e})")),
+                provider,
+            )
+        }
     };
     let status = resp.status_code();
-    let is_event_stream = resp.headers().get("content-type")?.is_some_and(|c| c.contains("text/event-stream"));
+    let is_event_stream = resp
+        .headers()
+        .get("content-type")?
+        .is_some_and(|c| c.contains("text/event-stream"));
     if status >= 400 || (preq.stream && !is_event_stream) {
         let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
-        let body = body_with_timeout(&mut resp, remaining).await.unwrap_or_default();
-        let err = if status >= 400 { ApiError::from_upstream(provider, status, &body) } else { ApiError::upstream_failed(provider, "expected an event stream") };
+        let body = body_with_timeout(&mut resp, remaining)
+            .await
+            .unwrap_or_default();
+        let err = if status >= 400 {
+            ApiError::from_upstream(provider, status, &body)
+        } else {
+            ApiError::upstream_failed(provider, "expected an event stream")
+        };
         return ex.fail(ctx, err, provider);
     }
     if preq.stream {
@@ -395,15 +596,31 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
     let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
     let body = match body_with_timeout(&mut resp, remaining).await {
         Ok(b) => b,
-        Err(FetchError::Timeout) => return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider),
-        Err(FetchError::Network(e)) => return ex.fail(ctx, ApiError::upstream_failed(provider, e), provider),
+        Err(FetchError::Timeout) => {
+            return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider)
+        }
+        Err(FetchError::Network(e)) => {
+            return ex.fail(ctx, ApiError::upstream_failed(provider, e), provider)
+        }
     };
     let Ok(answer) = serde_json::from_slice::<Value>(&body) else {
-        return ex.fail(ctx, ApiError::upstream_failed(provider, "answered with invalid JSON"), provider);
+        return ex.fail(
+            ctx,
+            ApiError::upstream_failed(provider, "answered with invalid JSON"),
+            provider,
+        );
     };
     let cacheable = is_cacheable_answer(&answer);
     let (entry, usage, cost) = entry_for(provider, route, answer, now_ms());
-    let mut h = ex.base_headers(CacheStatus::Miss, if cacheable { detail } else { CacheDetail::NotCached }, provider);
+    let mut h = ex.base_headers(
+        CacheStatus::Miss,
+        if cacheable {
+            detail
+        } else {
+            CacheDetail::NotCached
+        },
+        provider,
+    );
     h.cost_usd = cost.unwrap_or(0.0);
     let headers = ex.watchllm_headers(h);
     ex.log.status_code = 200;
@@ -421,12 +638,22 @@ async fn forward(mut ex: Exchange, ctx: &Context, record: &KeyRecord, preq: &Pro
 
 /// Streams a miss to the client as it arrives; when the stream completes, the assembled answer
 /// is stored and the usage logged (inside `wait_until`, so neither delays the stream).
-fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &ProxyRequest, route: &Route, detail: CacheDetail, plan: Option<StorePlan>) -> Result<Response> {
+fn stream_miss(
+    mut ex: Exchange,
+    ctx: &Context,
+    mut resp: Response,
+    preq: &ProxyRequest,
+    route: &Route,
+    detail: CacheDetail,
+    plan: Option<StorePlan>,
+) -> Result<Response> {
     let provider = route.provider.name();
     let (tx, rx) = oneshot::channel::<Option<Value>>();
     let tap = Rc::new(RefCell::new((StreamTap::new(preq.include_usage), Some(tx))));
     let feeding = tap.clone();
-    let forwarded = resp.stream()?.map(move |chunk| chunk.map(|bytes| feeding.borrow_mut().0.feed(&bytes)));
+    let forwarded = resp
+        .stream()?
+        .map(move |chunk| chunk.map(|bytes| feeding.borrow_mut().0.feed(&bytes)));
     let tail = futures::stream::once(async move {
         let mut t = tap.borrow_mut();
         let (rest, answer) = t.0.finish();
@@ -435,7 +662,9 @@ fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &Proxy
         }
         Ok::<Vec<u8>, worker::Error>(rest)
     });
-    let body = forwarded.chain(tail).filter(|r| futures::future::ready(!matches!(r, Ok(b) if b.is_empty())));
+    let body = forwarded
+        .chain(tail)
+        .filter(|r| futures::future::ready(!matches!(r, Ok(b) if b.is_empty())));
 
     let mut h = ex.base_headers(CacheStatus::Miss, detail, provider);
     h.cost_usd = 0.0;
@@ -481,5 +710,7 @@ fn stream_miss(mut ex: Exchange, ctx: &Context, mut resp: Response, preq: &Proxy
     for (k, v) in &headers {
         out.set(k, v)?;
     }
-    Ok(Response::from_stream(body)?.with_status(200).with_headers(out))
+    Ok(Response::from_stream(body)?
+        .with_status(200)
+        .with_headers(out))
 }

@@ -29,7 +29,13 @@ pub struct Supabase<'a> {
 }
 
 impl Supabase<'_> {
-    async fn send(&self, method: Method, path_and_query: &str, body: Option<&Value>, prefer: Option<&str>) -> Result<Vec<u8>, SupabaseError> {
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        prefer: Option<&str>,
+    ) -> Result<Vec<u8>, SupabaseError> {
         if self.url.is_empty() {
             return Err(SupabaseError::NotConfigured);
         }
@@ -44,14 +50,24 @@ impl Supabase<'_> {
             let _ = headers.set("prefer", p);
         }
         let mut init = RequestInit::new();
-        init.with_method(method).with_headers(headers).with_body(body.map(|b| b.to_string().into()));
+        init.with_method(method)
+            .with_headers(headers)
+            .with_body(body.map(|b| b.to_string().into()));
         let url = format!("{}/rest/v1/{path_and_query}", self.url);
-        let req = Request::new_with_init(&url, &init).map_err(|e| SupabaseError::Http(0, e.to_string()))?;
-        let mut resp = fetch_with_timeout(req, self.timeout_ms).await.map_err(SupabaseError::Unreachable)?;
-        let bytes = body_with_timeout(&mut resp, self.timeout_ms).await.map_err(SupabaseError::Unreachable)?;
+        let req = Request::new_with_init(&url, &init)
+            .map_err(|e| SupabaseError::Http(0, e.to_string()))?;
+        let mut resp = fetch_with_timeout(req, self.timeout_ms)
+            .await
+            .map_err(SupabaseError::Unreachable)?;
+        let bytes = body_with_timeout(&mut resp, self.timeout_ms)
+            .await
+            .map_err(SupabaseError::Unreachable)?;
         let status = resp.status_code();
         if status >= 300 {
-            return Err(SupabaseError::Http(status, String::from_utf8_lossy(&bytes).into_owned()));
+            return Err(SupabaseError::Http(
+                status,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
         }
         Ok(bytes)
     }
@@ -59,11 +75,14 @@ impl Supabase<'_> {
     /// `GET /rest/v1/<path_and_query>`: rows as a JSON array.
     pub async fn select(&self, path_and_query: &str) -> Result<Vec<Value>, SupabaseError> {
         let bytes = self.send(Method::Get, path_and_query, None, None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| SupabaseError::Http(200, format!("not a JSON array: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SupabaseError::Http(200, format!("not a JSON array: {e}")))
     }
 
     /// `POST /rest/v1/<table>` with `Prefer: return=minimal`.
     pub async fn insert(&self, table: &str, row: &Value) -> Result<(), SupabaseError> {
-        self.send(Method::Post, table, Some(row), Some("return=minimal")).await.map(|_| ())
+        self.send(Method::Post, table, Some(row), Some("return=minimal"))
+            .await
+            .map(|_| ())
     }
 }

@@ -49,14 +49,26 @@ impl Upstash<'_> {
         let _ = headers.set("authorization", &format!("Bearer {}", self.token));
         let _ = headers.set("content-type", "application/json");
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-        let req = Request::new_with_init(&format!("{}{path}", self.url), &init).map_err(|e| RedisError::BadReply(e.to_string()))?;
-        let mut resp = fetch_with_timeout(req, self.timeout_ms).await.map_err(RedisError::Unreachable)?;
-        let bytes = body_with_timeout(&mut resp, self.timeout_ms).await.map_err(RedisError::Unreachable)?;
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(body.to_string().into()));
+        let req = Request::new_with_init(&format!("{}{path}", self.url), &init)
+            .map_err(|e| RedisError::BadReply(e.to_string()))?;
+        let mut resp = fetch_with_timeout(req, self.timeout_ms)
+            .await
+            .map_err(RedisError::Unreachable)?;
+        let bytes = body_with_timeout(&mut resp, self.timeout_ms)
+            .await
+            .map_err(RedisError::Unreachable)?;
         let status = resp.status_code();
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| RedisError::Http(status, String::from_utf8_lossy(&bytes).into_owned()))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| RedisError::Http(status, String::from_utf8_lossy(&bytes).into_owned()))?;
         if status >= 300 {
-            let msg = value.get("error").and_then(Value::as_str).unwrap_or("").to_string();
+            let msg = value
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             return Err(RedisError::Http(status, msg));
         }
         Ok(value)
@@ -75,9 +87,15 @@ impl Upstash<'_> {
     /// Runs several commands in one round trip (not atomic); one reply per command.
     pub async fn pipeline(&self, cmds: &[Vec<String>]) -> Result<Vec<Reply>, RedisError> {
         let v = self.post("/pipeline", &serde_json::json!(cmds)).await?;
-        let arr = v.as_array().ok_or_else(|| RedisError::BadReply(v.to_string()))?;
+        let arr = v
+            .as_array()
+            .ok_or_else(|| RedisError::BadReply(v.to_string()))?;
         if arr.len() != cmds.len() {
-            return Err(RedisError::BadReply(format!("{} replies for {} commands", arr.len(), cmds.len())));
+            return Err(RedisError::BadReply(format!(
+                "{} replies for {} commands",
+                arr.len(),
+                cmds.len()
+            )));
         }
         Ok(arr
             .iter()

@@ -88,9 +88,16 @@ pub async fn write_now(cfg: &Config, record: &UsageRecord) {
 /// Writes everything pending, in bulk inserts; failures are logged, never surfaced to clients.
 async fn flush(cfg: &Config) {
     let rows = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let supabase = Supabase { url: &cfg.supabase_url, service_key: &cfg.supabase_service_key, timeout_ms: cfg.supabase_timeout_ms * 2 };
+    let supabase = Supabase {
+        url: &cfg.supabase_url,
+        service_key: &cfg.supabase_service_key,
+        timeout_ms: cfg.supabase_timeout_ms * 2,
+    };
     for batch in rows.chunks(MAX_BATCH) {
-        if let Err(e) = supabase.insert("usage_logs", &Value::Array(batch.to_vec())).await {
+        if let Err(e) = supabase
+            .insert("usage_logs", &Value::Array(batch.to_vec()))
+            .await
+        {
             worker::console_error!("usage log insert of {} rows failed: {e}", batch.len());
         }
     }
