@@ -127,11 +127,18 @@ impl ApiError {
             })
             .map(str::to_string)
             .unwrap_or_else(|| format!("upstream answered HTTP {status}"));
-        let code = err.and_then(|e| e.get("code")).and_then(|c| match c {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
+        // OpenAI-style bodies carry `error.code`; Anthropic's carry `error.type` (`overloaded_error`).
+        let code = err
+            .and_then(|e| {
+                e.get("code")
+                    .filter(|c| !c.is_null())
+                    .or_else(|| e.get("type"))
+            })
+            .and_then(|c| match c {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
         let (status, kind) = match status {
             429 => (429, "requests"),
             400..=499 => (status, "invalid_request_error"),

@@ -3,6 +3,7 @@
 //! The pure logic lives in plain modules that build and are unit tested natively (`cargo test`);
 //! the Worker glue in [`worker_glue`] (wasm32 only) is a thin I/O layer over them.
 
+pub mod anthropic;
 pub mod api_key;
 pub mod cache_entry;
 pub mod cache_key;
@@ -10,6 +11,7 @@ pub mod embedding;
 pub mod error;
 pub mod models;
 pub mod normalize;
+pub mod observability;
 pub mod rate_limit;
 pub mod request;
 pub mod secrets;

@@ -23,6 +23,8 @@ impl CacheStatus {
 pub enum CacheDetail {
     /// Served from cache.
     Served,
+    /// Served from the answer of a concurrent identical request that went upstream.
+    Collapsed,
     /// Not in cache; the answer will be stored.
     Stored,
     /// Redis could not be reached: served without the cache.
@@ -39,6 +41,7 @@ impl CacheDetail {
     pub fn as_str(self) -> &'static str {
         match self {
             CacheDetail::Served => "served",
+            CacheDetail::Collapsed => "collapsed",
             CacheDetail::Stored => "stored",
             CacheDetail::Unavailable => "unavailable",
             CacheDetail::Bypass => "bypass",

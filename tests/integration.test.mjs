@@ -1,6 +1,7 @@
 // Integration tests over HTTP against the Worker in workerd (wrangler dev), with real Redis behind
 // the Upstash REST adapter, real PostgreSQL behind postrust and the Supabase-style gateway, and a
-// fake LLM provider speaking OpenAI's wire format. One stack for the whole run; fault tests last.
+// fake LLM provider speaking OpenAI's and Anthropic's wire formats, and local Datadog/Sentry
+// intakes. One stack for the whole run; fault tests last.
 import { after } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ const stack = await startStack({
   ports: TEST_PORTS,
   logDir,
   quiet: true,
+  telemetryCapture: true,
   workerVars: { UPSTREAM_TIMEOUT_MS: '1500', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
 });
 init(stack);
@@ -27,4 +29,7 @@ await import('./integration/scale.cases.mjs');
 await import('./integration/errors.cases.mjs');
 await import('./integration/auth-and-limits.cases.mjs');
 await import('./integration/providers.cases.mjs');
+await import('./integration/anthropic.cases.mjs');
+await import('./integration/resilience.cases.mjs');
+await import('./integration/telemetry.cases.mjs');
 await import('./integration/faults.cases.mjs');

@@ -1,12 +1,17 @@
 // A fake LLM provider for tests and benchmarks, speaking OpenAI's wire format (JSON and SSE
 // streaming, tool calls, embeddings, OpenAI-format errors) under each provider's base path:
-// /api/v1 (OpenRouter), /v1 (OpenAI), /openai/v1 (Groq). Answers are deterministic functions of
-// the request. Markers in the last user message steer failures: [[fail-500]], [[fail-429]],
-// [[slow:MS]], [[cut-stream]]. It records every request: GET /__requests, DELETE /__requests.
+// /api/v1 (OpenRouter), /v1 (OpenAI), /openai/v1 (Groq), and Anthropic's Messages API under
+// /anthropic/v1/messages (x-api-key + anthropic-version, its request validation, its JSON and
+// its named SSE events, its error bodies). Answers are deterministic functions of the request.
+// Markers in the last user message steer failures: [[fail-500]], [[fail-429]], [[fail-529]],
+// [[fail-once-503]] and [[drop-once]] (only the first request carrying that exact text fails:
+// 503, or the connection is dropped), [[slow:MS]], [[cut-stream]]. It records every request:
+// GET /__requests, DELETE /__requests.
 import http from 'node:http';
 import crypto from 'node:crypto';
 
 const PROVIDERS = [
+  { name: 'anthropic', prefix: '/anthropic/v1' },
   { name: 'openrouter', prefix: '/api/v1' },
   { name: 'groq', prefix: '/openai/v1' },
   { name: 'openai', prefix: '/v1' },
@@ -14,10 +19,11 @@ const PROVIDERS = [
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const countTokens = (s) => Math.max(1, Math.ceil(String(s).split(/\s+/).filter(Boolean).length * 1.3));
-const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => p.text || '').join(' ') : '');
+const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => p.text || (typeof p.content === 'string' ? p.content : '')).join(' ') : '');
 
 export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0.0.1' }) {
   const requests = [];
+  const failedOnce = new Set();
   let counter = 0;
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -43,6 +49,17 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
     }
     const auth = req.headers.authorization || '';
     requests.push({ provider: provider.name, endpoint, authorization: auth, body, headers: req.headers });
+    const markerText = JSON.stringify(body.messages ?? body.input ?? body.prompt ?? '');
+    for (const marker of ['[[fail-once-503]]', '[[drop-once]]']) {
+      if (markerText.includes(marker) && !failedOnce.has(marker + markerText)) {
+        failedOnce.add(marker + markerText);
+        if (marker === '[[drop-once]]') return req.socket.destroy();
+        return provider.name === 'anthropic'
+          ? json(503, { type: 'error', error: { type: 'api_error', message: 'Service temporarily unavailable' } })
+          : json(503, { error: { message: 'Service temporarily unavailable', type: 'server_error', code: null } });
+      }
+    }
+    if (provider.name === 'anthropic') return anthropic({ req, res, body, endpoint, json, next: () => ++counter });
     if (auth !== `Bearer ${keys[provider.name]}`) {
       return json(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
     }
@@ -115,10 +132,69 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
     res.write('data: [DONE]\n\n');
     res.end();
   });
+  async function anthropic({ req, res, body, endpoint, json, next }) {
+    const error = (status, type, message, headers) => json(status, { type: 'error', error: { type, message } }, headers);
+    if (endpoint !== '/messages') return error(404, 'not_found_error', `Not found: ${endpoint}`);
+    if (req.headers['x-api-key'] !== keys.anthropic) return error(401, 'authentication_error', 'invalid x-api-key');
+    if (!req.headers['anthropic-version']) return error(400, 'invalid_request_error', 'anthropic-version: header is required');
+    if (typeof body.model !== 'string') return error(400, 'invalid_request_error', 'model: Field required');
+    if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return error(400, 'invalid_request_error', 'max_tokens: Field required');
+    if (!Array.isArray(body.messages) || body.messages.length === 0) return error(400, 'invalid_request_error', 'messages: Field required');
+    for (const [i, m] of body.messages.entries()) {
+      if (!['user', 'assistant'].includes(m.role)) return error(400, 'invalid_request_error', `messages.${i}.role: Input should be 'user' or 'assistant'`);
+      if (i > 0 && body.messages[i - 1].role === m.role) return error(400, 'invalid_request_error', 'messages: roles must alternate between "user" and "assistant"');
+    }
+    if (body.messages[0].role !== 'user') return error(400, 'invalid_request_error', 'messages: first message must use the "user" role');
+    if (body.temperature !== undefined && (body.temperature < 0 || body.temperature > 1)) return error(400, 'invalid_request_error', 'temperature: Input should be less than or equal to 1');
+    for (const k of Object.keys(body)) {
+      if (!['model', 'messages', 'system', 'max_tokens', 'temperature', 'top_p', 'top_k', 'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice'].includes(k)) return error(400, 'invalid_request_error', `${k}: Extra inputs are not permitted`);
+    }
+    const lastUser = textOf([...body.messages].reverse().find((m) => m.role === 'user').content);
+    const slow = /\[\[slow:(\d+)\]\]/.exec(lastUser);
+    if (delayMs) await sleep(delayMs);
+    if (slow) await sleep(Number(slow[1]));
+    if (lastUser.includes('[[fail-500]]')) return error(500, 'api_error', 'Internal server error');
+    if (lastUser.includes('[[fail-529]]')) return error(529, 'overloaded_error', 'Overloaded');
+    if (lastUser.includes('[[fail-429]]')) return error(429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', { 'retry-after': '7' });
+    const n = next();
+    const id = `msg_fake${n}`;
+    const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+    const inputTokens = countTokens([system, ...body.messages.map((m) => textOf(m.content))].join(' '));
+    const tool = body.tools?.length && body.tool_choice?.type !== 'none' ? body.tools[0] : null;
+    const answer = `Answer #${n} to: ${lastUser}`;
+    const outputTokens = countTokens(answer);
+    const content = tool
+      ? [{ type: 'tool_use', id: `toolu_fake${n}`, name: tool.name, input: { query: lastUser } }]
+      : [{ type: 'text', text: answer }];
+    const stopReason = tool ? 'tool_use' : 'end_turn';
+    if (!body.stream) {
+      return json(200, { id, type: 'message', role: 'assistant', model: body.model, content, stop_reason: stopReason, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: outputTokens } });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+    send('message_start', { message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } });
+    if (tool) {
+      send('content_block_start', { index: 0, content_block: { type: 'tool_use', id: content[0].id, name: tool.name, input: {} } });
+      const args = JSON.stringify(content[0].input);
+      const half = Math.floor(args.length / 2);
+      send('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: args.slice(0, half) } });
+      send('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: args.slice(half) } });
+    } else {
+      send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      send('ping', {});
+      for (const w of answer.split(/(?<= )/)) send('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } });
+    }
+    if (lastUser.includes('[[cut-stream]]')) return res.end();
+    send('content_block_stop', { index: 0 });
+    send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } });
+    send('message_stop', {});
+    res.end();
+  }
+
   await new Promise((resolve) => server.listen(port, host, resolve));
   return {
     url: `http://${host}:${port}`,
-    baseUrls: { openrouter: `http://${host}:${port}/api/v1`, openai: `http://${host}:${port}/v1`, groq: `http://${host}:${port}/openai/v1` },
+    baseUrls: { openrouter: `http://${host}:${port}/api/v1`, openai: `http://${host}:${port}/v1`, groq: `http://${host}:${port}/openai/v1`, anthropic: `http://${host}:${port}/anthropic/v1` },
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
 }

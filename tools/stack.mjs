@@ -20,8 +20,8 @@ const PG_BIN = (() => {
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, worker: 8787 };
-export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, worker: 18787 };
+export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, capture: 8091, worker: 8787 };
+export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, capture: 18091, worker: 18787 };
 
 async function waitFor(what, check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +66,7 @@ class Proc {
 
 const httpOk = (url, init) => fetch(url, init).then((r) => r.status < 500 || r.status === 503);
 
-export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, worker = true, workerVars = {}, quiet = false } = {}) {
+export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, workerVars = {}, quiet = false } = {}) {
   const say = (m) => quiet || console.log(`[stack] ${m}`);
   logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
   fs.mkdirSync(logDir, { recursive: true });
@@ -75,7 +75,7 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
   const keys = supabaseKeys(jwtSecret);
   const upstashToken = 'local-upstash-token';
   const encryptionKey = Buffer.from('watchllm-local-provider-key-aes!').toString('base64');
-  const providerKeys = { openrouter: 'sk-or-local-fake', openai: 'sk-openai-local-fake', groq: 'gsk-local-fake' };
+  const providerKeys = { openrouter: 'sk-or-local-fake', openai: 'sk-openai-local-fake', groq: 'gsk-local-fake', anthropic: 'sk-ant-local-fake' };
   const stack = { ports, logDir, keys, jwtSecret, upstashToken, encryptionKey, providerKeys, procs };
 
   const stop = async () => {
@@ -155,19 +155,31 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
     if (fakeProvider) {
       const url = `http://127.0.0.1:${ports.fake}`;
       await tool('fake-provider', 'fake-provider.mjs', [`--port=${ports.fake}`, `--keys=${JSON.stringify(providerKeys)}`, `--delay=${fakeDelayMs}`], `${url}/__requests`);
-      stack.fake = { url, baseUrls: { openrouter: `${url}/api/v1`, openai: `${url}/v1`, groq: `${url}/openai/v1` } };
+      stack.fake = { url, baseUrls: { openrouter: `${url}/api/v1`, openai: `${url}/v1`, groq: `${url}/openai/v1`, anthropic: `${url}/anthropic/v1` } };
       say(`fake LLM provider on ${stack.fake.url}`);
+    }
+
+    // Local Datadog/Sentry intakes, so telemetry is shipped for real and checked.
+    let telemetryVars = {};
+    if (telemetryCapture) {
+      const url = `http://127.0.0.1:${ports.capture}`;
+      const telemetry = { datadogKey: 'dd-local-api-key', sentryKey: 'sentrylocalpublickey', sentryProject: '42' };
+      await tool('capture-server', 'capture-server.mjs', [`--port=${ports.capture}`, `--datadog-key=${telemetry.datadogKey}`, `--sentry-key=${telemetry.sentryKey}`, `--sentry-project=${telemetry.sentryProject}`], `${url}/__captured`);
+      stack.telemetry = { url, ...telemetry };
+      telemetryVars = { ENVIRONMENT: 'test', DD_API_KEY: telemetry.datadogKey, DATADOG_LOGS_URL: `${url}/api/v2/logs`, SENTRY_DSN: `http://${telemetry.sentryKey}@127.0.0.1:${ports.capture}/${telemetry.sentryProject}` };
+      say(`telemetry capture (Datadog + Sentry intakes) on ${url}`);
     }
 
     if (worker) {
       const vars = {
+        ...telemetryVars,
         UPSTASH_REDIS_REST_URL: upstash.url,
         UPSTASH_REDIS_REST_TOKEN: upstashToken,
         SUPABASE_URL: gateway.url,
         SUPABASE_SERVICE_ROLE_KEY: keys.service,
         PROVIDER_KEYS_ENCRYPTION_KEY: encryptionKey,
         ...(fakeProvider
-          ? { OPENROUTER_API_KEY: providerKeys.openrouter, OPENROUTER_BASE_URL: stack.fake.baseUrls.openrouter, OPENAI_BASE_URL: stack.fake.baseUrls.openai, GROQ_BASE_URL: stack.fake.baseUrls.groq }
+          ? { OPENROUTER_API_KEY: providerKeys.openrouter, OPENROUTER_BASE_URL: stack.fake.baseUrls.openrouter, OPENAI_BASE_URL: stack.fake.baseUrls.openai, GROQ_BASE_URL: stack.fake.baseUrls.groq, ANTHROPIC_BASE_URL: stack.fake.baseUrls.anthropic }
           : {}),
         ...workerVars,
       };

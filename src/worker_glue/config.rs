@@ -1,6 +1,7 @@
 //! Worker configuration from vars and secrets (wrangler.toml `[vars]`, `wrangler secret put`).
 
 use crate::models::Provider;
+use crate::observability::{self, SentryDsn};
 use worker::Env;
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,9 @@ pub struct Config {
     /// Base64 AES-256 key that decrypts projects' stored provider keys.
     pub provider_keys_encryption_key: String,
     pub base_urls: [(Provider, String); 4],
+    /// Per-provider deadline for an upstream call (`OPENAI_TIMEOUT_MS`, ...; default
+    /// `UPSTREAM_TIMEOUT_MS`).
+    pub upstream_timeouts_ms: [(Provider, u64); 4],
     pub upstream_timeout_ms: u64,
     pub redis_timeout_ms: u64,
     pub supabase_timeout_ms: u64,
@@ -21,6 +25,14 @@ pub struct Config {
     pub auth_cache_ttl_ms: u64,
     /// How long a cached key keeps working while Supabase is unreachable.
     pub auth_stale_ttl_ms: u64,
+    /// `ENVIRONMENT` (production, staging, dev): tags logs and errors.
+    pub environment: String,
+    /// Datadog log shipping, on when `DD_API_KEY` is set; intake from `DD_SITE` or
+    /// `DATADOG_LOGS_URL` (a full URL, e.g. a local capture server in tests).
+    pub datadog_api_key: Option<String>,
+    pub datadog_logs_url: String,
+    /// Sentry error reporting, on when `SENTRY_DSN` is set (and valid).
+    pub sentry_dsn: Option<SentryDsn>,
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
@@ -54,6 +66,7 @@ impl Config {
             let url = get(env, &var).unwrap_or_else(|| p.default_base_url().to_string());
             (p, url.trim_end_matches('/').to_string())
         };
+        let upstream_timeout_ms = number(env, "UPSTREAM_TIMEOUT_MS", 60_000);
         Config {
             upstash_url: get(env, "UPSTASH_REDIS_REST_URL")
                 .unwrap_or_default()
@@ -69,12 +82,37 @@ impl Config {
             provider_keys_encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY")
                 .unwrap_or_default(),
             base_urls: Provider::ALL.map(base),
-            upstream_timeout_ms: number(env, "UPSTREAM_TIMEOUT_MS", 60_000),
+            upstream_timeouts_ms: Provider::ALL.map(|p| {
+                let var = format!("{}_TIMEOUT_MS", p.name().to_ascii_uppercase());
+                (p, number(env, &var, upstream_timeout_ms))
+            }),
+            upstream_timeout_ms,
             redis_timeout_ms: number(env, "REDIS_TIMEOUT_MS", 1_000),
             supabase_timeout_ms: number(env, "SUPABASE_TIMEOUT_MS", 3_000),
             auth_cache_ttl_ms: number(env, "AUTH_CACHE_TTL_SECS", 60) * 1000,
             auth_stale_ttl_ms: number(env, "AUTH_STALE_TTL_SECS", 3600) * 1000,
+            environment: get(env, "ENVIRONMENT").unwrap_or_else(|| "production".into()),
+            datadog_api_key: get(env, "DD_API_KEY"),
+            datadog_logs_url: get(env, "DATADOG_LOGS_URL").unwrap_or_else(|| {
+                observability::datadog_intake_url(
+                    &get(env, "DD_SITE").unwrap_or_else(|| "datadoghq.com".into()),
+                )
+            }),
+            sentry_dsn: get(env, "SENTRY_DSN").and_then(|d| {
+                let parsed = SentryDsn::parse(&d);
+                if parsed.is_none() {
+                    worker::console_error!("SENTRY_DSN is not a valid DSN; error reporting is off");
+                }
+                parsed
+            }),
         }
+    }
+
+    pub fn upstream_timeout(&self, p: Provider) -> u64 {
+        self.upstream_timeouts_ms
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map_or(self.upstream_timeout_ms, |(_, t)| *t)
     }
 
     pub fn base_url(&self, p: Provider) -> &str {

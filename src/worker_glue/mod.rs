@@ -7,6 +7,7 @@ mod health;
 mod http;
 mod proxy;
 mod supabase;
+mod telemetry;
 mod upstash;
 mod usage_log;
 
@@ -77,6 +78,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(e) => {
             worker::console_error!("unhandled error: {e}");
+            telemetry::report_error(
+                &Config::cached(&env),
+                &ctx,
+                "internal_error",
+                &e.to_string(),
+                500,
+                Vec::new(),
+                serde_json::Map::new(),
+            );
             error_response(&ApiError::internal("The proxy hit an internal error."), &[])?
         }
     };

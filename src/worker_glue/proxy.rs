@@ -1,6 +1,7 @@
 //! The request pipeline for the proxied endpoints:
 //! authenticate -> validate -> one Redis round trip (rate-limit counter + cache lookup) ->
-//! answer from cache, or forward upstream, stream/return the answer, and store it ->
+//! answer from cache, or (collapsing concurrent identical misses into one) forward upstream with
+//! one retry where safe, translating for Anthropic, stream/return the answer, and store it ->
 //! log usage off the hot path.
 
 use super::auth::{self, KeyRecord};
@@ -9,8 +10,10 @@ use super::http::{
     body_with_timeout, bytes_response, error_response, fetch_with_timeout, json_response, now_ms,
     FetchError,
 };
+use super::telemetry;
 use super::upstash::{Reply, Upstash};
 use super::usage_log::{self, UsageRecord};
+use crate::anthropic;
 use crate::api_key;
 use crate::cache_entry::{is_cacheable_answer, CacheEntry};
 use crate::cache_key::exact_cache_key;
@@ -27,7 +30,16 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{Context, Headers, Method, Request, RequestInit, Response, Result};
+use std::time::Duration;
+use worker::{Context, Delay, Headers, Method, Request, RequestInit, Response, Result};
+
+fn redis(cfg: &Config) -> Upstash<'_> {
+    Upstash {
+        url: &cfg.upstash_url,
+        token: &cfg.upstash_token,
+        timeout_ms: cfg.redis_timeout_ms,
+    }
+}
 
 /// Per-request state shared by the steps below.
 struct Exchange {
@@ -37,6 +49,8 @@ struct Exchange {
     /// Headers every response of this request carries (rate limit, WatchLLM).
     extra: Vec<(&'static str, String)>,
     log: UsageRecord,
+    /// The in-flight lock this request holds as the leader of concurrent identical misses.
+    inflight_lock: Option<String>,
 }
 
 impl Exchange {
@@ -69,19 +83,46 @@ impl Exchange {
         }
     }
 
+    /// Lets waiting followers go (they then forward on their own), off the hot path.
+    fn release_lock(&mut self, ctx: &Context) {
+        if let Some(lock) = self.inflight_lock.take() {
+            let cfg = self.cfg.clone();
+            ctx.wait_until(async move {
+                let _ = redis(&cfg).command(&["DEL", &lock]).await;
+            });
+        }
+    }
+
     /// An error response with the WatchLLM headers; logged when the request was authenticated.
     fn fail(&mut self, ctx: &Context, err: ApiError, provider: &str) -> Result<Response> {
+        self.release_lock(ctx);
         let headers = self.watchllm_headers(self.base_headers(
             CacheStatus::Miss,
             CacheDetail::NotCached,
             provider,
         ));
-        if !self.log.project_id.is_empty() {
-            self.log.status_code = err.status;
-            self.log.error_code = err.code.clone();
-            self.log.latency_ms = self.elapsed();
-            self.log.provider = provider.to_string();
-            self.spawn_log(ctx);
+        self.log.status_code = err.status;
+        self.log.error_code = err.code.clone();
+        self.log.latency_ms = self.elapsed();
+        self.log.provider = provider.to_string();
+        self.spawn_log(ctx);
+        if err.status >= 500 {
+            let mut extra = serde_json::Map::new();
+            extra.insert("request_id".into(), self.request_id.clone().into());
+            extra.insert("project_id".into(), self.log.project_id.clone().into());
+            telemetry::report_error(
+                &self.cfg,
+                ctx,
+                err.code.as_deref().unwrap_or("server_error"),
+                &err.message,
+                err.status,
+                vec![
+                    ("provider".into(), provider.to_string()),
+                    ("endpoint".into(), self.log.endpoint.to_string()),
+                    ("model".into(), self.log.model.clone()),
+                ],
+                extra,
+            );
         }
         error_response(&err, &headers)
     }
@@ -115,7 +156,11 @@ pub async fn handle(
         start_ms,
         extra: Vec::new(),
         log: UsageRecord::default(),
+        inflight_lock: None,
     };
+    ex.log.request_id = ex.request_id.clone();
+    ex.log.endpoint = endpoint.name();
+    ex.log.cache_status = CacheStatus::Miss.as_str();
 
     // 1. Authenticate before reading the body.
     let presented =
@@ -160,7 +205,8 @@ pub async fn handle(
     let route = match models::route(
         &preq.model,
         |p| record.has_provider_key(p.name()),
-        |p| p != Provider::Anthropic,
+        // Anthropic speaks only chat; its other endpoints' requests go through OpenRouter.
+        |p| p != Provider::Anthropic || endpoint == Endpoint::ChatCompletions,
     ) {
         Ok(r) => r,
         Err(e) => return ex.fail(ctx, e, "none"),
@@ -185,11 +231,8 @@ pub async fn handle(
         .as_ref()
         .map(|q| semantic::bucket_keys(&record.project_id, q))
         .unwrap_or_default();
-    let redis = Upstash {
-        url: &ex.cfg.upstash_url,
-        token: &ex.cfg.upstash_token,
-        timeout_ms: ex.cfg.redis_timeout_ms,
-    };
+    let cfg = ex.cfg.clone();
+    let redis = redis(&cfg);
     let counter = rate_limit::counter_key(&presented.hash, start_ms);
     let mut cmds = vec![
         vec!["INCR".to_string(), counter.clone()],
@@ -242,7 +285,15 @@ pub async fn handle(
         .and_then(Value::as_str)
         .and_then(CacheEntry::from_json);
     if let Some(entry) = cached {
-        return serve_hit(&mut ex, ctx, &preq, entry, CacheStatus::Hit, None);
+        return serve_hit(
+            &mut ex,
+            ctx,
+            &preq,
+            entry,
+            CacheStatus::Hit,
+            None,
+            CacheDetail::Served,
+        );
     }
 
     // 5. Semantic hit: the best guarded candidate at or above the threshold, fetched in a second
@@ -268,6 +319,7 @@ pub async fn handle(
                             entry,
                             CacheStatus::HitSemantic,
                             Some(similarity as f64),
+                            CacheDetail::Served,
                         );
                     }
                 }
@@ -277,7 +329,39 @@ pub async fn handle(
         }
     }
 
-    // 6. Miss: forward upstream.
+    // 6. Miss. Concurrent identical misses collapse into one upstream call: the first takes a
+    //    short-lived lock in Redis and forwards; the others wait for its answer to be stored and
+    //    serve it as a HIT (or forward themselves if the leader ends without a cacheable answer).
+    //    Redis rather than isolate memory, because identical requests land on different isolates
+    //    and Workers forbid one request from resolving I/O on another's behalf.
+    if redis_up && read_cache {
+        let lock_key = inflight_key(&cache_key);
+        let wait_ms = ex.cfg.upstream_timeout(route.provider);
+        let lock_ttl = (wait_ms + 1_000).to_string();
+        match redis
+            .command(&["SET", &lock_key, &ex.request_id, "NX", "PX", &lock_ttl])
+            .await
+        {
+            Ok(Value::String(ok)) if ok == "OK" => ex.inflight_lock = Some(lock_key),
+            Ok(Value::Null) => {
+                if let Some(entry) = wait_for_leader(&redis, &cache_key, &lock_key, wait_ms).await {
+                    return serve_hit(
+                        &mut ex,
+                        ctx,
+                        &preq,
+                        entry,
+                        CacheStatus::Hit,
+                        None,
+                        CacheDetail::Collapsed,
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => worker::console_warn!("in-flight lock unavailable: {e}"),
+        }
+    }
+
+    // 7. Forward upstream.
     let detail = if !redis_up {
         CacheDetail::Unavailable
     } else if bypass {
@@ -297,6 +381,7 @@ pub async fn handle(
         semantic: semantic_query
             .as_ref()
             .map(|q| (buckets.clone(), semantic::encode_record(q))),
+        lock: None,
     });
     forward(ex, ctx, &record, &preq, &route, detail, plan).await
 }
@@ -332,6 +417,44 @@ fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
         .collect()
 }
 
+/// The lock a leader holds while its miss is in flight (project-scoped like the entry key).
+fn inflight_key(cache_key: &str) -> String {
+    format!("{cache_key}:inflight")
+}
+
+/// A follower's wait: polls (with growing pauses) until the leader's answer is stored, the lock
+/// is gone without an answer, or `max_wait_ms` passes.
+async fn wait_for_leader(
+    redis: &Upstash<'_>,
+    cache_key: &str,
+    lock_key: &str,
+    max_wait_ms: u64,
+) -> Option<CacheEntry> {
+    let start = now_ms();
+    let mut pause = 10;
+    let cmds = [
+        vec!["GET".to_string(), cache_key.to_string()],
+        vec!["EXISTS".to_string(), lock_key.to_string()],
+    ];
+    loop {
+        Delay::from(Duration::from_millis(pause)).await;
+        let replies = redis.pipeline(&cmds).await.ok()?;
+        if let Some(entry) = replies[0]
+            .as_ref()
+            .ok()
+            .and_then(Value::as_str)
+            .and_then(CacheEntry::from_json)
+        {
+            return Some(entry);
+        }
+        let lock_held = replies[1].as_ref().ok().and_then(Value::as_u64) == Some(1);
+        if !lock_held || now_ms().saturating_sub(start) >= max_wait_ms {
+            return None;
+        }
+        pause = (pause * 3 / 2).min(200);
+    }
+}
+
 /// Drops a bucket field whose entry has expired, off the hot path.
 fn forget_expired(cfg: &Config, ctx: &Context, buckets: &[String], entry_key: &str) {
     let cfg = cfg.clone();
@@ -355,6 +478,8 @@ struct StorePlan {
     key: String,
     ttl: u64,
     semantic: Option<(Vec<String>, String)>,
+    /// The in-flight lock to release once the entry is stored.
+    lock: Option<String>,
 }
 
 /// Answers from a cache entry, as JSON or as a replayed SSE stream.
@@ -365,12 +490,16 @@ fn serve_hit(
     entry: CacheEntry,
     status: CacheStatus,
     similarity: Option<f64>,
+    detail: CacheDetail,
 ) -> Result<Response> {
+    ex.release_lock(ctx);
     let usage = entry.usage();
-    let mut h = ex.base_headers(status, CacheDetail::Served, &entry.provider);
+    let mut h = ex.base_headers(status, detail, &entry.provider);
     h.cache_age_secs = entry.age_secs(ex.start_ms);
     h.similarity = similarity;
-    h.tokens_saved = usage.total();
+    // Tokens-Saved counts the prompt tokens served from cache (issue #4's definition); the full
+    // cost not spent (prompt + completion) is in the usage log's cost_saved_usd.
+    h.tokens_saved = usage.prompt_tokens;
     let headers = ex.watchllm_headers(h);
     ex.log.cache_status = status.as_str();
     ex.log.status_code = 200;
@@ -379,7 +508,7 @@ fn serve_hit(
     ex.log.completion_tokens = usage.completion_tokens;
     ex.log.cost_usd = Some(0.0);
     ex.log.cost_saved_usd = entry.cost_usd;
-    ex.log.tokens_saved = usage.total();
+    ex.log.tokens_saved = usage.prompt_tokens;
     ex.log.similarity = similarity;
     ex.log.latency_ms = ex.elapsed();
     ex.spawn_log(ctx);
@@ -419,45 +548,66 @@ fn provider_auth(
     })
 }
 
+/// The body for the provider: OpenAI-compatible providers get the client's body with their model
+/// id; Anthropic gets it translated to its Messages API.
+fn upstream_body(preq: &ProxyRequest, route: &Route) -> std::result::Result<String, ApiError> {
+    if route.provider == Provider::Anthropic {
+        anthropic::to_messages_request(&preq.body, &route.upstream_model).map(|b| b.to_string())
+    } else {
+        Ok(preq.upstream_body(&route.upstream_model).to_string())
+    }
+}
+
 fn upstream_request(
     cfg: &Config,
     preq: &ProxyRequest,
     route: &Route,
     api_key: &str,
+    body: &str,
 ) -> Result<Request> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
-    headers.set("authorization", &format!("Bearer {api_key}"))?;
     if preq.stream {
         headers.set("accept", "text/event-stream")?;
     }
-    if route.provider == Provider::OpenRouter {
-        headers.set("http-referer", "https://watchllm.dev")?;
-        headers.set("x-title", "WatchLLM")?;
-    }
-    let body = preq.upstream_body(&route.upstream_model).to_string();
+    let base = cfg.base_url(route.provider);
+    let url = if route.provider == Provider::Anthropic {
+        headers.set("x-api-key", api_key)?;
+        headers.set("anthropic-version", anthropic::API_VERSION)?;
+        format!("{base}/messages")
+    } else {
+        headers.set("authorization", &format!("Bearer {api_key}"))?;
+        if route.provider == Provider::OpenRouter {
+            headers.set("http-referer", "https://watchllm.dev")?;
+            headers.set("x-title", "WatchLLM")?;
+        }
+        format!("{base}{}", preq.endpoint.upstream_path())
+    };
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
-    Request::new_with_init(
-        &format!(
-            "{}{}",
-            cfg.base_url(route.provider),
-            preq.endpoint.upstream_path()
-        ),
-        &init,
-    )
+    Request::new_with_init(&url, &init)
 }
+
+/// Whether an upstream 5xx may be retried once. Embeddings are idempotent, so any 5xx is. A
+/// generation is retried only on the statuses where the provider did not run the model
+/// (502/503/504 gateway and overload answers, Anthropic's 529 overloaded); a 500 may come after
+/// work was done and billed. Connect errors are always retried (nothing reached the provider).
+fn retryable_status(endpoint: Endpoint, status: u16) -> bool {
+    match endpoint {
+        Endpoint::Embeddings => status >= 500,
+        _ => matches!(status, 502 | 503 | 504 | 529),
+    }
+}
+
+/// Pause before the retry.
+const RETRY_PAUSE_MS: u64 = 100;
 
 /// Stores an answer under its exact key and in its semantic buckets (one pipeline), then trims
 /// buckets that grew past `MAX_BUCKET`; runs inside `wait_until`.
 async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
-    let redis = Upstash {
-        url: &cfg.upstash_url,
-        token: &cfg.upstash_token,
-        timeout_ms: cfg.redis_timeout_ms,
-    };
+    let redis = redis(cfg);
     let ttl = plan.ttl.to_string();
     let mut cmds = vec![vec![
         "SET".to_string(),
@@ -477,6 +627,10 @@ async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
             cmds.push(vec!["EXPIRE".into(), b.clone(), ttl.clone()]);
             cmds.push(vec!["HLEN".into(), b.clone()]);
         }
+    }
+    // After the SET, so a follower that sees the lock gone also sees the entry.
+    if let Some(lock) = &plan.lock {
+        cmds.push(vec!["DEL".into(), lock.clone()]);
     }
     let replies = match redis.pipeline(&cmds).await {
         Ok(r) => r,
@@ -557,44 +711,80 @@ async fn forward(
         Ok(k) => k,
         Err(e) => return ex.fail(ctx, e, provider),
     };
-    let upstream = upstream_request(&ex.cfg, preq, route, &api_key)?;
-    let timeout = ex.cfg.upstream_timeout_ms;
-    let mut resp = match fetch_with_timeout(upstream, timeout).await {
-        Ok(r) => r,
-        Err(FetchError::Timeout) => {
-            return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider)
+    let body = match upstream_body(preq, route) {
+        Ok(b) => b,
+        Err(e) => return ex.fail(ctx, e, provider),
+    };
+    let timeout = ex.cfg.upstream_timeout(route.provider);
+    let sent_at = now_ms();
+    let remaining = |now: u64| timeout.saturating_sub(now.saturating_sub(sent_at)).max(1);
+
+    // One retry on connect errors and retryable 5xx, within the same overall deadline.
+    let mut attempt = 0;
+    let mut resp = loop {
+        attempt += 1;
+        let upstream = upstream_request(&ex.cfg, preq, route, &api_key, &body)?;
+        let outcome = fetch_with_timeout(upstream, remaining(now_ms())).await;
+        let retry = match &outcome {
+            Ok(r) => retryable_status(preq.endpoint, r.status_code()),
+            Err(FetchError::Network(_)) => true,
+            Err(FetchError::Timeout) => false,
+        };
+        if retry && attempt == 1 && remaining(now_ms()) > RETRY_PAUSE_MS {
+            worker::console_warn!(
+                "{provider}: retrying once after {:?}",
+                outcome
+                    .as_ref()
+                    .map(|r| r.status_code())
+                    .map_err(|e| e.to_string())
+            );
+            Delay::from(Duration::from_millis(RETRY_PAUSE_MS)).await;
+            continue;
         }
-        Err(FetchError::Network(e)) => {
-            return ex.fail(
-                ctx,
-                ApiError::upstream_failed(provider, format!("could not connect ({e})")),
-                provider,
-            )
+        match outcome {
+            Ok(r) => break r,
+            Err(FetchError::Timeout) => {
+                return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider)
+            }
+            Err(FetchError::Network(e)) => {
+                return ex.fail(
+                    ctx,
+                    ApiError::upstream_failed(provider, format!("could not connect ({e})")),
+                    provider,
+                )
+            }
         }
     };
+    ex.log.upstream_attempts = attempt;
     let status = resp.status_code();
     let is_event_stream = resp
         .headers()
         .get("content-type")?
         .is_some_and(|c| c.contains("text/event-stream"));
     if status >= 400 || (preq.stream && !is_event_stream) {
-        let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
-        let body = body_with_timeout(&mut resp, remaining)
+        let body = body_with_timeout(&mut resp, remaining(now_ms()))
             .await
             .unwrap_or_default();
-        let err = if status >= 400 {
+        let mut err = if status >= 400 {
             ApiError::from_upstream(provider, status, &body)
         } else {
             ApiError::upstream_failed(provider, "expected an event stream")
         };
+        if status == 429 {
+            err.retry_after_secs = resp
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse().ok());
+        }
         return ex.fail(ctx, err, provider);
     }
     if preq.stream {
         return stream_miss(ex, ctx, resp, preq, route, detail, plan);
     }
 
-    let remaining = timeout.saturating_sub(ex.elapsed()).max(1);
-    let body = match body_with_timeout(&mut resp, remaining).await {
+    let body = match body_with_timeout(&mut resp, remaining(now_ms())).await {
         Ok(b) => b,
         Err(FetchError::Timeout) => {
             return ex.fail(ctx, ApiError::upstream_timeout(provider, timeout), provider)
@@ -609,6 +799,13 @@ async fn forward(
             ApiError::upstream_failed(provider, "answered with invalid JSON"),
             provider,
         );
+    };
+    let (answer, body) = if route.provider == Provider::Anthropic {
+        let translated = anthropic::to_chat_completion(&answer, now_ms() / 1000);
+        let body = translated.to_string().into_bytes();
+        (translated, body)
+    } else {
+        (answer, body)
     };
     let cacheable = is_cacheable_answer(&answer);
     let (entry, usage, cost) = entry_for(provider, route, answer, now_ms());
@@ -629,15 +826,20 @@ async fn forward(
     ex.log.cost_usd = cost;
     ex.log.latency_ms = ex.elapsed();
     ex.spawn_log(ctx);
-    if let Some(plan) = plan.filter(|_| cacheable) {
-        let cfg = ex.cfg.clone();
-        ctx.wait_until(async move { store(&cfg, &plan, &entry).await });
+    match plan.filter(|_| cacheable) {
+        Some(mut plan) => {
+            plan.lock = ex.inflight_lock.take();
+            let cfg = ex.cfg.clone();
+            ctx.wait_until(async move { store(&cfg, &plan, &entry).await });
+        }
+        None => ex.release_lock(ctx),
     }
     bytes_response(200, "application/json", body, &headers)
 }
 
-/// Streams a miss to the client as it arrives; when the stream completes, the assembled answer
-/// is stored and the usage logged (inside `wait_until`, so neither delays the stream).
+/// Streams a miss to the client as it arrives (translating Anthropic events to OpenAI chunks);
+/// when the stream completes, the assembled answer is stored and the usage logged (inside
+/// `wait_until`, so neither delays the stream).
 fn stream_miss(
     mut ex: Exchange,
     ctx: &Context,
@@ -649,15 +851,34 @@ fn stream_miss(
 ) -> Result<Response> {
     let provider = route.provider.name();
     let (tx, rx) = oneshot::channel::<Option<Value>>();
-    let tap = Rc::new(RefCell::new((StreamTap::new(preq.include_usage), Some(tx))));
+    let translator = (route.provider == Provider::Anthropic)
+        .then(|| anthropic::SseTranslator::new(now_ms() / 1000));
+    let tap = Rc::new(RefCell::new((
+        StreamTap::new(preq.include_usage),
+        translator,
+        Some(tx),
+    )));
     let feeding = tap.clone();
-    let forwarded = resp
-        .stream()?
-        .map(move |chunk| chunk.map(|bytes| feeding.borrow_mut().0.feed(&bytes)));
+    let forwarded = resp.stream()?.map(move |chunk| {
+        chunk.map(|bytes| {
+            let mut t = feeding.borrow_mut();
+            let (tap, translator, _) = &mut *t;
+            match translator {
+                Some(tr) => tap.feed(&tr.feed(&bytes)),
+                None => tap.feed(&bytes),
+            }
+        })
+    });
     let tail = futures::stream::once(async move {
         let mut t = tap.borrow_mut();
-        let (rest, answer) = t.0.finish();
-        if let Some(tx) = t.1.take() {
+        let (tap, translator, tx) = &mut *t;
+        let mut rest = match translator {
+            Some(tr) => tap.feed(&tr.finish()),
+            None => Vec::new(),
+        };
+        let (last, answer) = tap.finish();
+        rest.extend(last);
+        if let Some(tx) = tx.take() {
             let _ = tx.send(answer);
         }
         Ok::<Vec<u8>, worker::Error>(rest)
@@ -679,17 +900,20 @@ fn stream_miss(
     ex.log.latency_ms = ex.elapsed();
     let cfg = ex.cfg.clone();
     let mut log = ex.log.clone();
+    let mut lock = ex.inflight_lock.take();
     let route = route.clone();
     let provider_name = provider.to_string();
     ctx.wait_until(async move {
         match rx.await {
             Ok(Some(answer)) => {
+                let cacheable = is_cacheable_answer(&answer);
                 let (entry, usage, cost) = entry_for(&provider_name, &route, answer, now_ms());
                 log.status_code = 200;
                 log.prompt_tokens = usage.prompt_tokens;
                 log.completion_tokens = usage.completion_tokens;
                 log.cost_usd = cost;
-                if let Some(plan) = plan {
+                if let Some(mut plan) = plan.filter(|_| cacheable) {
+                    plan.lock = lock.take();
                     store(&cfg, &plan, &entry).await;
                 }
             }
@@ -701,6 +925,10 @@ fn stream_miss(
                 log.status_code = 499;
                 log.error_code = Some("stream_aborted".into());
             }
+        }
+        // Not stored: let waiting followers go.
+        if let Some(lock) = lock {
+            let _ = redis(&cfg).command(&["DEL", &lock]).await;
         }
         usage_log::write_now(&cfg, &log).await;
     });

@@ -1,10 +1,13 @@
-//! One `usage_logs` row per proxied request, written through Supabase REST off the hot path:
+//! One `usage_logs` row per authenticated request (and one telemetry `logEvent` per request), written through Supabase REST off the hot path:
 //! rows are buffered in the isolate and inserted in batches (one PostgREST bulk insert per
 //! `FLUSH_DELAY_MS` window) by a flush that runs inside `ctx.wait_until`, so the runtime keeps the
 //! isolate alive until the rows are written and no response ever waits for logging.
 
 use super::config::Config;
+use super::http::now_ms;
 use super::supabase::Supabase;
+use super::telemetry;
+use crate::observability;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -39,6 +42,8 @@ pub struct UsageRecord {
     pub latency_ms: u64,
     pub similarity: Option<f64>,
     pub error_code: Option<String>,
+    /// Upstream calls made (0 when the cache answered, 2 after a retry).
+    pub upstream_attempts: u32,
 }
 
 impl UsageRecord {
@@ -61,13 +66,46 @@ impl UsageRecord {
             "latency_ms": self.latency_ms,
             "similarity": self.similarity,
             "error_code": self.error_code,
+            "upstream_attempts": self.upstream_attempts,
         })
+    }
+
+    /// The structured per-request log event (Workers log, Datadog).
+    pub fn to_log_event(&self) -> Value {
+        json!({
+            "timestamp": observability::iso8601(now_ms()),
+            "request_id": self.request_id,
+            "project_id": (!self.project_id.is_empty()).then_some(&self.project_id),
+            "api_key_id": (!self.api_key_id.is_empty()).then_some(&self.api_key_id),
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "provider": self.provider,
+            "cache_status": self.cache_status,
+            "status": self.status_code,
+            "latency_ms": self.latency_ms,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "cost_saved_usd": self.cost_saved_usd,
+            "tokens_saved": self.tokens_saved,
+            "similarity": self.similarity,
+            "upstream_attempts": self.upstream_attempts,
+            "error": self.error_code,
+        })
+    }
+
+    fn queue(&self, cfg: &Config) {
+        telemetry::record(cfg, self.to_log_event());
+        // Unauthenticated requests have no project to bill: telemetry only.
+        if !self.project_id.is_empty() {
+            PENDING.with(|p| p.borrow_mut().push(self.to_row()));
+        }
     }
 }
 
 /// Queues the row; the first row of a window schedules the flush that writes the batch.
 pub fn enqueue(cfg: &Config, ctx: &Context, record: &UsageRecord) {
-    PENDING.with(|p| p.borrow_mut().push(record.to_row()));
+    record.queue(cfg);
     if FLUSH_SCHEDULED.with(|f| f.replace(true)) {
         return;
     }
@@ -81,7 +119,7 @@ pub fn enqueue(cfg: &Config, ctx: &Context, record: &UsageRecord) {
 
 /// Queues the row and writes everything pending now; for code already running inside `wait_until`.
 pub async fn write_now(cfg: &Config, record: &UsageRecord) {
-    PENDING.with(|p| p.borrow_mut().push(record.to_row()));
+    record.queue(cfg);
     flush(cfg).await;
 }
 
@@ -101,4 +139,5 @@ async fn flush(cfg: &Config) {
             worker::console_error!("usage log insert of {} rows failed: {e}", batch.len());
         }
     }
+    telemetry::flush_datadog(cfg).await;
 }
