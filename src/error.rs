@@ -127,12 +127,15 @@ impl ApiError {
             })
             .map(str::to_string)
             .unwrap_or_else(|| format!("upstream answered HTTP {status}"));
-        // OpenAI-style bodies carry `error.code`; Anthropic's carry `error.type` (`overloaded_error`).
+        // OpenAI-style bodies carry `error.code`; Anthropic's (`{"type": "error", "error": {...}}`)
+        // carry the specific kind in `error.type` (`overloaded_error`, `rate_limit_error`).
+        let anthropic_shaped =
+            parsed.as_ref().and_then(|v| v.get("type")) == Some(&Value::from("error"));
         let code = err
             .and_then(|e| {
                 e.get("code")
                     .filter(|c| !c.is_null())
-                    .or_else(|| e.get("type"))
+                    .or_else(|| e.get("type").filter(|_| anthropic_shaped))
             })
             .and_then(|c| match c {
                 Value::String(s) => Some(s.clone()),
@@ -216,6 +219,21 @@ mod tests {
         let e = ApiError::from_upstream("openrouter", 429, b"{}");
         assert_eq!(e.status, 429);
         assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
+    }
+
+    #[test]
+    fn anthropic_error_kinds_become_codes_openai_types_do_not() {
+        let anthropic =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let e = ApiError::from_upstream("anthropic", 529, anthropic);
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (502, Some("overloaded_error"))
+        );
+        assert_eq!(e.message, "anthropic: Overloaded");
+        let openai = br#"{"error":{"message":"boom","type":"server_error","code":null}}"#;
+        let e = ApiError::from_upstream("openai", 500, openai);
+        assert_eq!(e.code.as_deref(), Some("upstream_error"));
     }
 
     #[test]

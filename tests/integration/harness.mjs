@@ -33,7 +33,15 @@ export async function call(path, { method = 'POST', key, body, headers = {}, raw
     init.body = JSON.stringify(body);
     init.headers['content-type'] = 'application/json';
   }
-  const r = await fetch(`${h.stack.workerUrl}${path}`, init);
+  let r;
+  try {
+    r = await fetch(`${h.stack.workerUrl}${path}`, init);
+  } catch (e) {
+    // A keep-alive socket the server closed while idle (e.g. during a long seeding step) fails
+    // before any response: send again once on a fresh connection, as HTTP clients do.
+    if (e.cause?.code !== 'UND_ERR_SOCKET') throw e;
+    r = await fetch(`${h.stack.workerUrl}${path}`, init);
+  }
   const text = await r.text();
   let json;
   try {

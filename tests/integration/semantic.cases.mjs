@@ -36,7 +36,7 @@ describe('semantic cache', () => {
     const sim = Number(r.headers.get('x-watchllm-cache-similarity'));
     assert.ok(sim >= 0.95 && sim < 1, `similarity ${sim}`);
     assert.equal(r.headers.get('x-watchllm-cost-usd'), '0');
-    assert.equal(Number(r.headers.get('x-watchllm-tokens-saved')), first.json.usage.total_tokens);
+    assert.equal(Number(r.headers.get('x-watchllm-tokens-saved')), first.json.usage.prompt_tokens);
     assert.ok(Number(r.headers.get('x-watchllm-cache-age')) >= 0);
     assert.equal(r.json.choices[0].message.content, first.json.choices[0].message.content);
     assert.equal((await upstreamRequests('theory of relativity')).length, before + 1, 'only the first request reached the provider');
