@@ -41,6 +41,12 @@ try {
     host: '127.0.0.1',
     port: BENCH_PORTS.worker + 2,
     bindings: vars,
+    // The Worker prints one logEvent line per request (Workers Logs in production); drained here
+    // so the figures below stay readable.
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
   });
   const directUrl = String(await direct.ready).replace(/\/$/, '');
   // The client runs in its own process; this one keeps serving the adapters meanwhile.
