@@ -32,4 +32,5 @@ await import('./integration/providers.cases.mjs');
 await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');
 await import('./integration/telemetry.cases.mjs');
+await import('./integration/reports.cases.mjs');
 await import('./integration/faults.cases.mjs');

@@ -231,5 +231,6 @@ export function supabaseAdmin(stack) {
     insert: (table, row) => call('POST', table, row).then((rows) => rows[0]),
     update: (q, patch) => call('PATCH', q, patch),
     remove: (q) => call('DELETE', q),
+    rpc: (fn, args) => call('POST', `rpc/${fn}`, args),
   };
 }
