@@ -15,7 +15,7 @@ const stack = await startStack({
   logDir,
   quiet: true,
   telemetryCapture: true,
-  workerVars: { UPSTREAM_TIMEOUT_MS: '1500', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
+  workerVars: { UPSTREAM_TIMEOUT_MS: '1500', ANTHROPIC_TIMEOUT_MS: '800', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
 });
 init(stack);
 after(async () => {

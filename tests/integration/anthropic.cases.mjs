@@ -145,4 +145,15 @@ describe('anthropic (BYOK, Messages API translation)', () => {
     assert.match(r529.json.error.message, /^anthropic: Overloaded/);
     assert.equal((await upstreamRequests(overloaded)).length, 2, 'one retry, then the error');
   });
+
+  test('deadlines are per provider: Anthropic at 800 ms here, the others at 1500 ms', async () => {
+    const slow = unique('[[slow:1000]] think');
+    const t = Date.now();
+    const r = await call('/v1/chat/completions', { key, body: { model: 'claude-3-haiku', messages: [{ role: 'user', content: slow }] } });
+    assert.equal(r.status, 504);
+    assert.match(r.json.error.message, /^anthropic did not respond within 800 ms/);
+    assert.ok(Date.now() - t < 1400);
+    const other = await call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: slow }] } });
+    assert.equal(other.status, 200, 'OpenRouter still has its 1500 ms');
+  });
 });
