@@ -9,5 +9,5 @@ source scripts/toolchain-env.sh
 cargo build -q --release --bin semantic-eval
 ./target/release/semantic-eval data/eval/*.tsv "$@"
 RUSTC="$WASM_RUSTC" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LINKER" \
-  cargo build -q --release --target wasm32-unknown-unknown --no-default-features --lib
+  cargo build -q --release --target wasm32-unknown-unknown --no-default-features --features wasm-bench --lib
 node tools/semantic-wasm-bench.mjs target/wasm32-unknown-unknown/release/watchllm_proxy.wasm

@@ -74,6 +74,37 @@ pub fn parse_key(token: &str) -> Result<PresentedKey, ApiError> {
     })
 }
 
+/// A newly issued key: shown once in full, stored as `hash` with `prefix` for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub key: String,
+    pub hash: String,
+    pub prefix: String,
+}
+
+const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Builds a key from 32 random bytes (the caller supplies them from a CSPRNG): the kind's prefix
+/// and 32 alphanumeric characters, as tools/lib/crypto.mjs does.
+pub fn generate(kind: KeyKind, random: &[u8; 32]) -> NewKey {
+    let secret: String = random
+        .iter()
+        .map(|b| KEY_ALPHABET[*b as usize % KEY_ALPHABET.len()] as char)
+        .collect();
+    let key = format!(
+        "{}{secret}",
+        match kind {
+            KeyKind::Live => "lgw_proj_",
+            KeyKind::Test => "lgw_test_",
+        }
+    );
+    NewKey {
+        hash: sha256_hex(key.as_bytes()),
+        prefix: key[..13].to_string(),
+        key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +137,14 @@ mod tests {
             assert_eq!(e.status, 401, "{h:?}");
             assert_eq!(e.code.as_deref(), Some("invalid_api_key"));
         }
+    }
+
+    #[test]
+    fn generated_keys_parse_back_to_their_hash() {
+        let k = generate(KeyKind::Test, &[7u8; 32]);
+        assert!(k.key.starts_with("lgw_test_") && k.key.len() == 41);
+        assert_eq!(k.prefix, &k.key[..13]);
+        let parsed = parse_key(&k.key).unwrap();
+        assert_eq!((parsed.kind, parsed.hash), (KeyKind::Test, k.hash));
     }
 }

@@ -22,5 +22,5 @@ pub mod watchllm_headers;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 mod worker_glue;
 
-#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+#[cfg(all(target_arch = "wasm32", feature = "wasm-bench"))]
 mod wasm_bench;

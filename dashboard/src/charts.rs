@@ -1,0 +1,197 @@
+//! Usage figures for the dashboard from the SQL aggregates (`usage_daily` rows): per-day totals
+//! over a date range with empty days filled, per-model totals, and an inline SVG chart (no
+//! client-side code).
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+/// One `usage_daily` row's numbers (PostgREST may send numerics as numbers or strings).
+fn num(row: &Value, key: &str) -> f64 {
+    match row.get(key) {
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(s)) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub key: String,
+    pub requests: u64,
+    pub hits: u64,
+    pub semantic_hits: u64,
+    pub misses: u64,
+    pub errors: u64,
+    pub cost_usd: f64,
+    pub cost_saved_usd: f64,
+}
+
+impl Totals {
+    fn add(&mut self, row: &Value) {
+        self.requests += num(row, "requests") as u64;
+        self.hits += num(row, "hits") as u64;
+        self.semantic_hits += num(row, "semantic_hits") as u64;
+        self.misses += num(row, "misses") as u64;
+        self.errors += num(row, "errors") as u64;
+        self.cost_usd += num(row, "cost_usd");
+        self.cost_saved_usd += num(row, "cost_saved_usd");
+    }
+
+    /// Share of requests answered from cache (exact or semantic), 0-100.
+    pub fn hit_rate_pct(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            100.0 * (self.hits + self.semantic_hits) as f64 / self.requests as f64
+        }
+    }
+}
+
+/// Per-day totals for every day from `from` to `to` inclusive (days without traffic are zero).
+pub fn by_day(rows: &[Value], from: NaiveDate, to: NaiveDate) -> Vec<Totals> {
+    let mut days: Vec<Totals> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| Totals {
+            key: d.format("%Y-%m-%d").to_string(),
+            ..Default::default()
+        })
+        .collect();
+    for row in rows {
+        let day = row.get("day").and_then(Value::as_str).unwrap_or_default();
+        if let Some(t) = days.iter_mut().find(|t| t.key == day) {
+            t.add(row);
+        }
+    }
+    days
+}
+
+/// Per-model totals, busiest first.
+pub fn by_model(rows: &[Value]) -> Vec<Totals> {
+    let mut models: Vec<Totals> = Vec::new();
+    for row in rows {
+        let model = row.get("model").and_then(Value::as_str).unwrap_or_default();
+        match models.iter_mut().find(|t| t.key == model) {
+            Some(t) => t.add(row),
+            None => {
+                let mut t = Totals {
+                    key: model.to_string(),
+                    ..Default::default()
+                };
+                t.add(row);
+                models.push(t);
+            }
+        }
+    }
+    models.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.key.cmp(&b.key)));
+    models
+}
+
+/// Everything summed.
+pub fn overall(days: &[Totals]) -> Totals {
+    let mut t = Totals {
+        key: "all".into(),
+        ..Default::default()
+    };
+    for d in days {
+        t.requests += d.requests;
+        t.hits += d.hits;
+        t.semantic_hits += d.semantic_hits;
+        t.misses += d.misses;
+        t.errors += d.errors;
+        t.cost_usd += d.cost_usd;
+        t.cost_saved_usd += d.cost_saved_usd;
+    }
+    t
+}
+
+const COLORS: [(&str, &str); 3] = [("HIT", "#2f9e44"), ("HIT-SEMANTIC", "#74b816"), ("MISS", "#adb5bd")];
+
+/// Stacked bars of requests per day by cache outcome, with a legend; sized for the page width.
+pub fn requests_svg(days: &[Totals]) -> String {
+    let (w, h, pad, bottom) = (720.0, 220.0, 36.0, 28.0);
+    let max = days.iter().map(|d| d.requests).max().unwrap_or(0).max(1) as f64;
+    let slot = (w - pad) / days.len().max(1) as f64;
+    let bar = (slot * 0.7).max(2.0);
+    let scale = (h - bottom - 16.0) / max;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Requests per day by cache outcome" data-max="{max}">"#
+    );
+    svg.push_str(&format!(
+        r##"<text x="0" y="12" font-size="10" fill="#495057">{max}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
+        h - bottom,
+        h - bottom
+    ));
+    for (i, d) in days.iter().enumerate() {
+        let x = pad + i as f64 * slot + (slot - bar) / 2.0;
+        let mut y = h - bottom;
+        for ((label, color), count) in COLORS.iter().zip([d.hits, d.semantic_hits, d.misses]) {
+            if count == 0 {
+                continue;
+            }
+            let bh = count as f64 * scale;
+            y -= bh;
+            svg.push_str(&format!(
+                r#"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bh:.1}" fill="{color}" data-day="{}" data-kind="{label}" data-count="{count}"><title>{} {label}: {count}</title></rect>"#,
+                d.key, d.key
+            ));
+        }
+        if i % ((days.len() / 7).max(1)) == 0 {
+            svg.push_str(&format!(
+                r##"<text x="{:.1}" y="{}" font-size="10" fill="#495057" text-anchor="middle">{}</text>"##,
+                x + bar / 2.0,
+                h - 10.0,
+                &d.key[5..]
+            ));
+        }
+    }
+    for (i, (label, color)) in COLORS.iter().enumerate() {
+        let x = pad + 10.0 + i as f64 * 110.0;
+        svg.push_str(&format!(
+            r##"<rect x="{x}" y="2" width="10" height="10" fill="{color}"/><text x="{}" y="11" font-size="11" fill="#212529">{label}</text>"##,
+            x + 14.0
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn days_are_filled_and_models_summed() {
+        let rows = vec![
+            json!({"day": "2026-11-20", "model": "gpt-4o", "requests": 3, "hits": 1, "semantic_hits": 1, "misses": 1, "errors": 0, "cost_usd": "0.002", "cost_saved_usd": 0.004}),
+            json!({"day": "2026-11-22", "model": "claude-3-haiku", "requests": 2, "hits": 0, "semantic_hits": 0, "misses": 2, "errors": 1, "cost_usd": 0.001, "cost_saved_usd": 0}),
+            json!({"day": "2026-11-22", "model": "gpt-4o", "requests": 1, "hits": 1, "semantic_hits": 0, "misses": 0, "errors": 0, "cost_usd": 0, "cost_saved_usd": "0.002"}),
+        ];
+        let days = by_day(&rows, d("2026-11-19"), d("2026-11-22"));
+        assert_eq!(days.iter().map(|t| t.requests).collect::<Vec<_>>(), vec![0, 3, 0, 3]);
+        let all = overall(&days);
+        assert_eq!((all.requests, all.hits, all.semantic_hits, all.misses, all.errors), (6, 2, 1, 3, 1));
+        assert!((all.cost_usd - 0.003).abs() < 1e-12 && (all.cost_saved_usd - 0.006).abs() < 1e-12);
+        assert!((all.hit_rate_pct() - 50.0).abs() < 1e-9);
+        let models = by_model(&rows);
+        assert_eq!(models[0].key, "gpt-4o");
+        assert_eq!(models[0].requests, 4);
+        assert_eq!(models[1].errors, 1);
+    }
+
+    #[test]
+    fn svg_has_one_bar_segment_per_nonzero_outcome() {
+        let rows = vec![json!({"day": "2026-11-20", "model": "m", "requests": 3, "hits": 2, "semantic_hits": 0, "misses": 1})];
+        let svg = requests_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("data-day=").count(), 2);
+        assert!(svg.contains(r#"data-kind="HIT" data-count="2""#));
+        assert!(svg.contains(r#"data-kind="MISS" data-count="1""#));
+        assert!(!svg.contains(r#"data-kind="HIT-SEMANTIC" data-count"#));
+    }
+}
