@@ -15,6 +15,7 @@ const stack = await startStack({
   logDir,
   quiet: true,
   telemetryCapture: true,
+  dashboard: true,
   workerVars: { UPSTREAM_TIMEOUT_MS: '1500', ANTHROPIC_TIMEOUT_MS: '800', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
 });
 init(stack);
@@ -33,4 +34,5 @@ await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');
 await import('./integration/telemetry.cases.mjs');
 await import('./integration/reports.cases.mjs');
+await import('./integration/dashboard.cases.mjs');
 await import('./integration/faults.cases.mjs');

@@ -32,7 +32,7 @@ try {
   sqlPlan(stack);
   const project = await createProject(admin, { name: 'bench', plan: 'bench-unlimited' });
   const { key } = await createApiKey(admin, project.id);
-  const vars = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'worker.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
+  const vars = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'wrangler.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
   const direct = new Miniflare({
     modules: true,
     scriptPath: path.join(ROOT, 'build/index.js'),

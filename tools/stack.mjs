@@ -20,8 +20,8 @@ const PG_BIN = (() => {
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, capture: 8091, worker: 8787 };
-export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, capture: 18091, worker: 18787 };
+export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, capture: 8091, worker: 8787, dashboard: 8789 };
+export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, capture: 18091, worker: 18787, dashboard: 18789 };
 
 async function waitFor(what, check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +66,7 @@ class Proc {
 
 const httpOk = (url, init) => fetch(url, init).then((r) => r.status < 500 || r.status === 503);
 
-export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, workerVars = {}, quiet = false } = {}) {
+export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, dashboard = false, workerVars = {}, quiet = false } = {}) {
   const say = (m) => quiet || console.log(`[stack] ${m}`);
   logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
   fs.mkdirSync(logDir, { recursive: true });
@@ -148,9 +148,9 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
     stack.stopPostrust = async () => stack.postrust.stop();
     await stack.startPostrust();
     const gateway = { url: `http://127.0.0.1:${ports.supabase}` };
-    await tool('supabase-gateway', 'supabase-gateway.mjs', [`--port=${ports.supabase}`, `--rest=http://127.0.0.1:${ports.postrust}`, `--anon=${keys.anon}`, `--service=${keys.service}`], gateway.url);
+    await tool('supabase-gateway', 'supabase-gateway.mjs', [`--port=${ports.supabase}`, `--rest=http://127.0.0.1:${ports.postrust}`, `--anon=${keys.anon}`, `--service=${keys.service}`, `--db=postgres://postgres@127.0.0.1:${ports.postgres}/postgres`, `--jwt=${jwtSecret}`], gateway.url);
     stack.supabaseUrl = gateway.url;
-    say(`Supabase REST on ${gateway.url}/rest/v1 (postrust on :${ports.postrust})`);
+    say(`Supabase REST on ${gateway.url}/rest/v1 (postrust on :${ports.postrust}), Auth on ${gateway.url}/auth/v1`);
 
     if (fakeProvider) {
       const url = `http://127.0.0.1:${ports.fake}`;
@@ -183,17 +183,23 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
           : {}),
         ...workerVars,
       };
-      const envFile = path.join(logDir, 'worker.env');
-      fs.writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n');
-      const wrangler = new Proc('wrangler', path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(ports.worker), '--env-file', envFile, '--inspector-port', String(ports.worker + 1), '--show-interactive-dev-session=false', '--log-level', 'info'], {
-        cwd: ROOT,
-        logFile: path.join(logDir, 'wrangler.log'),
-        env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
-      });
-      procs.push(wrangler);
       stack.workerUrl = `http://127.0.0.1:${ports.worker}`;
-      await waitFor('wrangler dev', () => httpOk(`${stack.workerUrl}/health`), 300000);
+      await wranglerDev({ name: 'wrangler', cwd: ROOT, port: ports.worker, vars, logDir, procs });
       say(`Worker (workerd via wrangler dev) on ${stack.workerUrl}`);
+    }
+
+    if (dashboard) {
+      stack.dashboardUrl = `http://127.0.0.1:${ports.dashboard}`;
+      const vars = {
+        SUPABASE_URL: gateway.url,
+        SUPABASE_ANON_KEY: keys.anon,
+        SUPABASE_SERVICE_ROLE_KEY: keys.service,
+        SUPABASE_JWT_SECRET: jwtSecret,
+        PROVIDER_KEYS_ENCRYPTION_KEY: encryptionKey,
+        PROXY_URL: stack.workerUrl ?? `http://127.0.0.1:${ports.worker}`,
+      };
+      await wranglerDev({ name: 'wrangler-dashboard', cwd: path.join(ROOT, 'dashboard'), port: ports.dashboard, vars, logDir, procs });
+      say(`Dashboard (Leptos, workerd via wrangler dev) on ${stack.dashboardUrl}`);
     }
     return stack;
   } catch (e) {
@@ -202,9 +208,23 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
   }
 }
 
+/** Serves a Worker directory with `wrangler dev` (its [build] command builds it first). */
+async function wranglerDev({ name, cwd, port, vars, logDir, procs }) {
+  const envFile = path.join(logDir, `${name}.env`);
+  fs.writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n');
+  const proc = new Proc(name, path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--env-file', envFile, '--inspector-port', String(port + 1), '--show-interactive-dev-session=false', '--log-level', 'info'], {
+    cwd,
+    logFile: path.join(logDir, `${name}.log`),
+    env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  procs.push(proc);
+  await waitFor(name, () => httpOk(`http://127.0.0.1:${port}/health`), 300000);
+}
+
 /** Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does). */
 export function applyMigrations(psql) {
   psql(fs.readFileSync(path.join(ROOT, 'supabase/local/roles.sql'), 'utf8'));
+  psql(fs.readFileSync(path.join(ROOT, 'supabase/local/auth.sql'), 'utf8'));
   psql('create schema if not exists supabase_migrations; create table if not exists supabase_migrations.schema_migrations (version text primary key, applied_at timestamptz default now())');
   const dir = path.join(ROOT, 'supabase/migrations');
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {

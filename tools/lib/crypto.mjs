@@ -40,3 +40,19 @@ export function encryptSecret(keyB64, plaintext) {
   const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final(), c.getAuthTag()]);
   return 'v1:' + Buffer.concat([iv, ct]).toString('base64');
 }
+
+/** Verifies an HS256 JWT (signature and expiry); returns its claims or null. */
+export function verifyJwt(token, secret) {
+  const [h, p, s] = String(token).split('.');
+  if (!h || !p || !s) return null;
+  const expected = crypto.createHmac('sha256', secret).update(`${h}.${p}`).digest();
+  const given = Buffer.from(s, 'base64url');
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return null;
+  try {
+    if (JSON.parse(Buffer.from(h, 'base64url').toString()).alg !== 'HS256') return null;
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    return claims.exp > Date.now() / 1000 ? claims : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,376 @@
+//! The dashboard Worker: routing, the session cookie, Supabase Auth (GoTrue) for sign-up/in/out,
+//! and Supabase REST (service role) for the data, always filtered by the signed-in owner.
+
+use crate::charts;
+use crate::jwt;
+use crate::views::{self, KeyView, PlanUsage, ProjectPage, ProjectView, ProviderKeyView};
+use serde_json::{json, Value};
+use watchllm_proxy::api_key::{self, KeyKind};
+use watchllm_proxy::secrets;
+use worker::{event, Context, Env, FormData, FormEntry, Headers, Method, Request, RequestInit, Response, Result};
+
+const SESSION_COOKIE: &str = "wl_session";
+const PROVIDERS: [&str; 4] = ["openai", "anthropic", "groq", "openrouter"];
+
+struct Cfg {
+    supabase_url: String,
+    anon_key: String,
+    service_key: String,
+    jwt_secret: String,
+    encryption_key: String,
+    proxy_url: String,
+}
+
+fn get(env: &Env, name: &str) -> String {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .unwrap_or_default()
+}
+
+impl Cfg {
+    fn from_env(env: &Env) -> Cfg {
+        Cfg {
+            supabase_url: get(env, "SUPABASE_URL").trim_end_matches('/').to_string(),
+            anon_key: get(env, "SUPABASE_ANON_KEY"),
+            service_key: get(env, "SUPABASE_SERVICE_ROLE_KEY"),
+            jwt_secret: get(env, "SUPABASE_JWT_SECRET"),
+            encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY"),
+            proxy_url: get(env, "PROXY_URL").trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let cfg = Cfg::from_env(&env);
+    match route(req, &cfg).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            worker::console_error!("dashboard error: {e}");
+            html(500, "<!DOCTYPE html><h1>Something went wrong</h1><p>Please try again.</p>".into())
+        }
+    }
+}
+
+fn html(status: u16, body: String) -> Result<Response> {
+    let h = Headers::new();
+    h.set("content-type", "text/html; charset=utf-8")?;
+    h.set("cache-control", "no-store")?;
+    h.set("x-frame-options", "DENY")?;
+    Ok(Response::ok(body)?.with_status(status).with_headers(h))
+}
+
+fn redirect(to: &str) -> Result<Response> {
+    let h = Headers::new();
+    h.set("location", to)?;
+    Ok(Response::empty()?.with_status(303).with_headers(h))
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).expect("crypto.getRandomValues is available in Workers");
+    b
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+fn field(form: &FormData, name: &str) -> String {
+    match form.get(name) {
+        Some(FormEntry::Field(v)) => v.trim().to_string(),
+        _ => String::new(),
+    }
+}
+
+fn session_token(req: &Request) -> Option<String> {
+    let cookies = req.headers().get("cookie").ok().flatten()?;
+    cookies.split(';').find_map(|c| {
+        c.trim()
+            .strip_prefix(SESSION_COOKIE)
+            .and_then(|v| v.strip_prefix('='))
+            .map(str::to_string)
+    })
+}
+
+fn current_user(req: &Request, cfg: &Cfg) -> Option<jwt::User> {
+    let token = session_token(req)?;
+    jwt::verify(&token, &cfg.jwt_secret, now_ms() / 1000).ok()
+}
+
+async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Option<String>) -> Result<(u16, Value)> {
+    let h = Headers::new();
+    for (k, v) in headers {
+        h.set(k, v)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(h);
+    if let Some(b) = body {
+        init.with_body(Some(b.into()));
+    }
+    let mut resp = worker::Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
+    let status = resp.status_code();
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// Supabase REST as the service role (the dashboard's server side).
+async fn rest(cfg: &Cfg, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    let auth = format!("Bearer {}", cfg.service_key);
+    let url = format!("{}/rest/v1/{path}", cfg.supabase_url);
+    let (status, value) = send(
+        &url,
+        method,
+        &[
+            ("apikey", &cfg.service_key),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("prefer", "return=representation"),
+        ],
+        body.map(|b| b.to_string()),
+    )
+    .await?;
+    if status >= 300 {
+        return Err(worker::Error::RustError(format!("supabase {path}: HTTP {status} {value}")));
+    }
+    Ok(value)
+}
+
+fn rows(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn n(v: &Value, k: &str) -> f64 {
+    match v.get(k) {
+        Some(Value::Number(x)) => x.as_f64().unwrap_or(0.0),
+        Some(Value::String(x)) => x.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Signs in or up through Supabase Auth; returns (access token, lifetime) or a message to show.
+async fn authenticate(cfg: &Cfg, email: &str, password: &str, signup: bool) -> Result<std::result::Result<(String, u64), String>> {
+    let path = if signup { "signup" } else { "token?grant_type=password" };
+    let url = format!("{}/auth/v1/{path}", cfg.supabase_url);
+    let (status, v) = send(
+        &url,
+        Method::Post,
+        &[("apikey", &cfg.anon_key), ("content-type", "application/json")],
+        Some(json!({"email": email, "password": password}).to_string()),
+    )
+    .await?;
+    if status == 200 {
+        if let Some(token) = v.get("access_token").and_then(Value::as_str) {
+            let ttl = v.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
+            return Ok(Ok((token.to_string(), ttl)));
+        }
+        return Ok(Err("Check your email to confirm your account, then sign in.".into()));
+    }
+    let msg = ["msg", "error_description", "message"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .unwrap_or("Sign-in failed.")
+        .to_string();
+    Ok(Err(msg))
+}
+
+async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
+    let url = req.url()?;
+    let path = url.path().trim_end_matches('/').to_string();
+    let method = req.method();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let secure = url.scheme() == "https";
+
+    match (&method, segments.as_slice()) {
+        (Method::Get, ["health"]) => return Response::ok("ok"),
+        (Method::Get, ["docs"]) => {
+            let user = current_user(&req, cfg);
+            return html(200, views::docs_page(user.as_ref().map(|u| u.email.as_str()), &cfg.proxy_url));
+        }
+        (Method::Get, ["login"]) => return html(200, views::login_page(None)),
+        (Method::Post, ["login"]) => {
+            let form = req.form_data().await?;
+            let (email, password) = (field(&form, "email"), field(&form, "password"));
+            if email.is_empty() || password.is_empty() {
+                return html(400, views::login_page(Some("Enter your email and a password.".into())));
+            }
+            return match authenticate(cfg, &email, &password, field(&form, "action") == "signup").await? {
+                Ok((token, ttl)) => {
+                    let mut r = redirect("/projects")?;
+                    r.headers_mut().set(
+                        "set-cookie",
+                        &format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{}", if secure { "; Secure" } else { "" }),
+                    )?;
+                    Ok(r)
+                }
+                Err(msg) => html(400, views::login_page(Some(msg))),
+            };
+        }
+        (Method::Post, ["logout"]) => {
+            if let Some(token) = session_token(&req) {
+                let auth = format!("Bearer {token}");
+                let _ = send(&format!("{}/auth/v1/logout", cfg.supabase_url), Method::Post, &[("apikey", &cfg.anon_key), ("authorization", &auth)], None).await;
+            }
+            let mut r = redirect("/login")?;
+            r.headers_mut().set("set-cookie", &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"))?;
+            return Ok(r);
+        }
+        _ => {}
+    }
+
+    // Everything below needs a signed-in user.
+    let Some(user) = current_user(&req, cfg) else {
+        return redirect("/login");
+    };
+    let uid = user.id.clone();
+    match (&method, segments.as_slice()) {
+        (Method::Get, []) => redirect("/projects"),
+        (Method::Get, ["projects"]) => {
+            let list = rows(rest(cfg, Method::Get, &format!("projects?owner_id=eq.{uid}&select=id,name,plan&order=created_at"), None).await?);
+            let projects = list.iter().map(|p| ProjectView { id: s(p, "id"), name: s(p, "name"), plan: s(p, "plan"), ..Default::default() }).collect();
+            html(200, views::projects_page(&user.email, projects, None))
+        }
+        (Method::Post, ["projects"]) => {
+            let form = req.form_data().await?;
+            let name = field(&form, "name");
+            if name.is_empty() || name.chars().count() > 100 {
+                return html(400, views::projects_page(&user.email, Vec::new(), Some("A project needs a name of 1 to 100 characters.".into())));
+            }
+            let created = rows(rest(cfg, Method::Post, "projects", Some(json!({"name": name, "owner_id": uid, "plan": "free"}))).await?);
+            let id = created.first().map(|p| s(p, "id")).unwrap_or_default();
+            redirect(&format!("/projects/{id}"))
+        }
+        (_, ["projects", pid, rest_path @ ..]) if is_uuid(pid) => {
+            let pid = pid.to_string();
+            let owned = rows(rest(cfg, Method::Get, &format!("projects?id=eq.{pid}&owner_id=eq.{uid}"), None).await?);
+            let Some(project) = owned.into_iter().next() else {
+                return html(404, "<!DOCTYPE html><h1>Not found</h1><p><a href=\"/projects\">Your projects</a></p>".into());
+            };
+            let rest_path: Vec<String> = rest_path.iter().map(|s| s.to_string()).collect();
+            project_action(&mut req, cfg, &user, &project, &pid, &method, &rest_path).await
+        }
+        _ => html(404, "<!DOCTYPE html><h1>Not found</h1>".into()),
+    }
+}
+
+async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project: &Value, pid: &str, method: &Method, path: &[String]) -> Result<Response> {
+    let back = |notice: &str| redirect(&format!("/projects/{pid}?notice={notice}"));
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    match (method, path.as_slice()) {
+        (Method::Get, []) => {
+            let notice = req.url()?.query_pairs().find(|(k, _)| k == "notice").map(|(_, v)| v.to_string());
+            let notice = notice.and_then(|n| match n.as_str() {
+                "renamed" => Some("Project renamed."),
+                "revoked" => Some("Key revoked. It stops working within a minute."),
+                "provider-saved" => Some("Provider key saved."),
+                "provider-removed" => Some("Provider key removed."),
+                "settings-saved" => Some("Cache settings saved."),
+                _ => None,
+            });
+            render_project(cfg, user, project, pid, None, notice.map(str::to_string), None).await
+        }
+        (Method::Post, ["rename"]) => {
+            let name = field(&req.form_data().await?, "name");
+            if name.is_empty() || name.chars().count() > 100 {
+                return render_project(cfg, user, project, pid, None, None, Some("A project needs a name of 1 to 100 characters.".into())).await;
+            }
+            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"name": name}))).await?;
+            back("renamed")
+        }
+        (Method::Post, ["delete"]) => {
+            rest(cfg, Method::Delete, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), None).await?;
+            redirect("/projects")
+        }
+        (Method::Post, ["keys"]) => {
+            let form = req.form_data().await?;
+            let kind = if field(&form, "kind") == "test" { KeyKind::Test } else { KeyKind::Live };
+            let name: String = field(&form, "name").chars().take(100).collect();
+            let k = api_key::generate(kind, &random_bytes::<32>());
+            rest(cfg, Method::Post, "api_keys", Some(json!({"project_id": pid, "key_hash": k.hash, "key_prefix": k.prefix, "kind": kind.as_str(), "name": if name.is_empty() { Value::Null } else { json!(name) }}))).await?;
+            // Rendered directly (not redirected) so the key never appears in a URL or history.
+            render_project(cfg, user, project, pid, Some(k.key), Some("Key created.".into()), None).await
+        }
+        (Method::Post, ["keys", kid, "revoke"]) if is_uuid(kid) => {
+            let at = watchllm_proxy::observability::iso8601(now_ms());
+            rest(cfg, Method::Patch, &format!("api_keys?id=eq.{kid}&project_id=eq.{pid}"), Some(json!({"revoked": true, "revoked_at": at}))).await?;
+            back("revoked")
+        }
+        (Method::Post, ["provider-keys"]) => {
+            let form = req.form_data().await?;
+            let (provider, key) = (field(&form, "provider"), field(&form, "key"));
+            if !PROVIDERS.contains(&provider.as_str()) || key.len() < 8 || key.len() > 512 {
+                return render_project(cfg, user, project, pid, None, None, Some("Choose a provider and paste its API key.".into())).await;
+            }
+            let encrypted = secrets::encrypt(&cfg.encryption_key, random_bytes::<12>(), &key)
+                .map_err(|e| worker::Error::RustError(format!("encryption unavailable: {e:?}")))?;
+            rest(cfg, Method::Delete, &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"), None).await?;
+            rest(cfg, Method::Post, "provider_keys", Some(json!({"project_id": pid, "provider": provider, "encrypted_key": encrypted, "key_hint": secrets::mask(&key)}))).await?;
+            back("provider-saved")
+        }
+        (Method::Post, ["provider-keys", provider, "delete"]) if PROVIDERS.contains(provider) => {
+            rest(cfg, Method::Delete, &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"), None).await?;
+            back("provider-removed")
+        }
+        (Method::Post, ["settings"]) => {
+            let form = req.form_data().await?;
+            let threshold: Option<f64> = field(&form, "threshold").parse().ok().filter(|t| (0.5..=1.0).contains(t));
+            let ttl: Option<u64> = field(&form, "ttl").parse().ok().filter(|t| (60..=2_592_000).contains(t));
+            let (Some(threshold), Some(ttl)) = (threshold, ttl) else {
+                return render_project(cfg, user, project, pid, None, None, Some("Threshold must be 0.5 to 1 and TTL 60 s to 30 days.".into())).await;
+            };
+            let semantic = field(&form, "semantic") == "on";
+            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl}))).await?;
+            back("settings-saved")
+        }
+        _ => html(404, "<!DOCTYPE html><h1>Not found</h1>".into()),
+    }
+}
+
+async fn render_project(cfg: &Cfg, user: &jwt::User, project: &Value, pid: &str, new_key: Option<String>, notice: Option<String>, error: Option<String>) -> Result<Response> {
+    let keys = rows(rest(cfg, Method::Get, &format!("api_keys?project_id=eq.{pid}&select=id,key_prefix,kind,name,revoked,created_at&order=created_at"), None).await?);
+    let provider_keys = rows(rest(cfg, Method::Get, &format!("provider_keys?project_id=eq.{pid}&select=provider,key_hint,updated_at&order=provider"), None).await?);
+    let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default().date_naive();
+    let from = today - chrono::Days::new(13);
+    let usage = rows(rest(cfg, Method::Post, "rpc/usage_daily", Some(json!({"p_project": pid, "p_from": from.to_string(), "p_to": today.to_string()}))).await?);
+    let plan = rows(rest(cfg, Method::Post, "rpc/plan_usage", Some(json!({"p_project": pid}))).await?);
+    let plan = plan.first().cloned().unwrap_or(Value::Null);
+    let date = |v: &Value, k: &str| s(v, k).chars().take(10).collect::<String>();
+    let page = ProjectPage {
+        email: user.email.clone(),
+        project: ProjectView {
+            id: pid.to_string(),
+            name: s(project, "name"),
+            plan: s(project, "plan"),
+            semantic_cache_enabled: project.get("semantic_cache_enabled").and_then(Value::as_bool).unwrap_or(true),
+            similarity_threshold: (n(project, "similarity_threshold") * 1000.0).round() / 1000.0,
+            cache_ttl_secs: n(project, "cache_ttl_secs") as u64,
+        },
+        keys: keys.iter().map(|k| KeyView { id: s(k, "id"), prefix: s(k, "key_prefix"), kind: s(k, "kind"), name: s(k, "name"), revoked: k.get("revoked").and_then(Value::as_bool).unwrap_or(false), created_at: date(k, "created_at") }).collect(),
+        provider_keys: provider_keys.iter().map(|k| ProviderKeyView { provider: s(k, "provider"), hint: s(k, "key_hint"), updated_at: date(k, "updated_at") }).collect(),
+        new_key,
+        notice,
+        error,
+        days: charts::by_day(&usage, from, today),
+        models: charts::by_model(&usage),
+        plan_usage: PlanUsage { plan: s(&plan, "plan"), monthly_requests: n(&plan, "monthly_requests") as u64, requests_this_month: n(&plan, "requests_this_month") as u64, percent_used: n(&plan, "percent_used") },
+        proxy_url: cfg.proxy_url.clone(),
+    };
+    html(200, views::project_page(page))
+}

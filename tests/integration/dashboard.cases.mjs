@@ -1,0 +1,154 @@
+// The dashboard end to end in headless Chromium (Debian's chromium driven by playwright-core),
+// against the dashboard Worker in workerd, the local Supabase Auth stand-in and the proxy: sign up,
+// create a project and a key, make proxied requests with that key, see them in the charts; BYOK,
+// settings, revocation, sign-out and tenant isolation. Screenshots go to test-output/screenshots.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { chat, eventually, h, sql, unique } from './harness.mjs';
+import { ROOT } from '../../tools/stack.mjs';
+
+const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+describe('dashboard (headless Chromium)', () => {
+  let browser;
+  before(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  after(async () => browser?.close());
+  const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+  test('sign up, create a project and a key, proxy with it, and see the usage', async () => {
+    const page = await browser.newPage();
+    const email = `${unique('owner').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
+    await page.goto(`${h.stack.dashboardUrl}/projects`);
+    assert.match(page.url(), /\/login$/, 'signed-out users are sent to the login page');
+    await page.fill('#email', email);
+    await page.fill('#password', 'correct horse battery');
+    await page.click('button[value=signup]');
+    await page.waitForURL(/\/projects$/);
+    assert.equal(await page.textContent('#user-email'), email);
+    await shot(page, '01-signed-up');
+
+    await page.fill('#name', 'Browser project');
+    await page.click('text=Create project');
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
+    const projectUrl = page.url();
+    const projectId = projectUrl.split('/').pop();
+    assert.equal(await page.textContent('#project-name'), 'Browser project');
+    assert.equal(sql(`select u.email from projects p join auth.users u on u.id = p.owner_id where p.id = '${projectId}'`), email);
+
+    await page.click('text=Create key');
+    const key = (await page.textContent('#new-key')).trim();
+    assert.match(key, /^lgw_proj_[A-Za-z0-9]{32}$/);
+    assert.equal(sql(`select count(*) from api_keys where project_id = '${projectId}' and key_hash = encode(digest('${key}', 'sha256'), 'hex')`), '1', 'stored as its SHA-256 only');
+    await shot(page, '02-key-created');
+    await page.reload();
+    assert.ok(!(await page.content()).includes(key), 'the key is shown only once');
+
+    const content = unique('from the browser test');
+    const miss = await chat(key, content);
+    const hit = await chat(key, content);
+    assert.equal(miss.status, 200, miss.text);
+    assert.equal(hit.headers.get('x-watchllm-cache'), 'HIT');
+    await eventually(() => sql(`select count(*) from usage_logs where project_id = '${projectId}'`) === '2', { what: 'usage rows' });
+
+    await page.goto(projectUrl);
+    assert.equal(await page.textContent('#stat-requests'), '2');
+    assert.equal(await page.textContent('#stat-hit-rate'), '50.0%');
+    assert.equal(await page.locator('#requests-chart rect[data-kind="HIT"]').getAttribute('data-count'), '1');
+    assert.equal(await page.locator('#requests-chart rect[data-kind="MISS"]').getAttribute('data-count'), '1');
+    assert.match(await page.textContent('#models'), /openai\/gpt-4o-mini/);
+    assert.match(await page.textContent('#plan-usage'), /Plan free: 2 of 10000 requests this month/);
+    await shot(page, '03-usage');
+
+    // BYOK: stored encrypted, shown masked.
+    await page.selectOption('select[name=provider]', 'openai');
+    await page.fill('input[name=key]', 'sk-browser-test-secret-9876');
+    await page.click('text=Add or replace');
+    await page.waitForSelector('text=Provider key saved.');
+    assert.match(await page.textContent('#provider-keys'), /sk-\.\.\.9876/);
+    assert.ok(!(await page.content()).includes('sk-browser-test-secret-9876'));
+    assert.match(sql(`select encrypted_key from provider_keys where project_id = '${projectId}'`), /^v1:/);
+
+    // Cache settings reach the proxy's lookup view.
+    await page.uncheck('input[name=semantic]');
+    await page.fill('input[name=threshold]', '0.9');
+    await page.fill('input[name=ttl]', '600');
+    await page.click('text=Save settings');
+    await page.waitForSelector('text=Cache settings saved.');
+    assert.equal(sql(`select semantic_cache_enabled || '|' || similarity_threshold || '|' || cache_ttl_secs from projects where id = '${projectId}'`), 'false|0.9|600');
+
+    // Revoking the key stops it at the proxy (after the proxy's short auth cache).
+    await page.click('#keys button:has-text("Revoke")');
+    await page.waitForSelector('text=Key revoked.');
+    await shot(page, '04-revoked');
+    await eventually(async () => (await chat(key, unique('after revoke'))).status === 401, { timeoutMs: 8000, what: 'revoked key refused' });
+
+    // Another user cannot see or touch this project.
+    const other = await browser.newPage();
+    await other.goto(`${h.stack.dashboardUrl}/login`);
+    await other.fill('#email', `other-${email}`);
+    await other.fill('#password', 'another password');
+    await other.click('button[value=signup]');
+    await other.waitForURL(/\/projects$/);
+    assert.ok(!(await other.content()).includes('Browser project'));
+    const peek = await other.goto(projectUrl);
+    assert.equal(peek.status(), 404);
+    const tamper = await other.request.post(`${projectUrl}/rename`, { form: { name: 'hijacked' } });
+    assert.equal(tamper.status(), 404);
+    assert.equal(sql(`select name from projects where id = '${projectId}'`), 'Browser project');
+
+    // Sign out ends the session.
+    await page.click('text=Sign out');
+    await page.waitForURL(/\/login$/);
+    await page.goto(`${h.stack.dashboardUrl}/projects`);
+    assert.match(page.url(), /\/login$/);
+  });
+
+  test('wrong passwords and duplicate sign-ups get Supabase Auth’s errors', async () => {
+    const page = await browser.newPage();
+    const email = `${unique('dup').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
+    await page.goto(`${h.stack.dashboardUrl}/login`);
+    await page.fill('#email', email);
+    await page.fill('#password', 'first password');
+    await page.click('button[value=signup]');
+    await page.waitForURL(/\/projects$/);
+    await page.click('text=Sign out');
+    await page.fill('#email', email);
+    await page.fill('#password', 'first password');
+    await page.click('button[value=signup]');
+    assert.equal(await page.textContent('[role=alert]'), 'User already registered');
+    await page.fill('#email', email);
+    await page.fill('#password', 'wrong password');
+    await page.click('button[value=signin]');
+    assert.equal(await page.textContent('[role=alert]'), 'Invalid login credentials');
+    await page.fill('#email', email);
+    await page.fill('#password', 'first password');
+    await page.click('button[value=signin]');
+    await page.waitForURL(/\/projects$/);
+  });
+
+  test('a forged session cookie is refused', async () => {
+    const ctx = await browser.newContext();
+    const url = new URL(h.stack.dashboardUrl);
+    const forged = ['eyJhbGciOiJIUzI1NiJ9', Buffer.from(JSON.stringify({ sub: '00000000-0000-0000-0000-000000000000', role: 'authenticated', aud: 'authenticated', exp: 4102444800 })).toString('base64url'), 'AAAA'].join('.');
+    await ctx.addCookies([{ name: 'wl_session', value: forged, domain: url.hostname, path: '/' }]);
+    const page = await ctx.newPage();
+    await page.goto(`${h.stack.dashboardUrl}/projects`);
+    assert.match(page.url(), /\/login$/);
+    await ctx.close();
+  });
+
+  test('public docs: quick start, API reference, caching', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.stack.dashboardUrl}/docs`);
+    for (const id of ['quick-start', 'api-reference', 'caching']) assert.ok(await page.isVisible(`#${id}`));
+    assert.match(await page.textContent('#quick-start'), new RegExp(`${h.stack.workerUrl}/v1`));
+    await shot(page, '05-docs');
+  });
+});
