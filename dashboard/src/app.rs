@@ -10,6 +10,9 @@ use watchllm_proxy::secrets;
 use worker::{event, Context, Env, FormData, FormEntry, Headers, Method, Request, RequestInit, Response, Result};
 
 const SESSION_COOKIE: &str = "wl_session";
+/// Carries a just-created key from the POST to the page that shows it once (Post/Redirect/Get, so a
+/// reload never creates a second key and the key never appears in a URL).
+const NEW_KEY_COOKIE: &str = "wl_new_key";
 const PROVIDERS: [&str; 4] = ["openai", "anthropic", "groq", "openrouter"];
 
 struct Cfg {
@@ -89,14 +92,19 @@ fn field(form: &FormData, name: &str) -> String {
     }
 }
 
-fn session_token(req: &Request) -> Option<String> {
+fn cookie(req: &Request, name: &str) -> Option<String> {
     let cookies = req.headers().get("cookie").ok().flatten()?;
     cookies.split(';').find_map(|c| {
         c.trim()
-            .strip_prefix(SESSION_COOKIE)
+            .strip_prefix(name)
             .and_then(|v| v.strip_prefix('='))
+            .filter(|v| !v.is_empty())
             .map(str::to_string)
     })
+}
+
+fn session_token(req: &Request) -> Option<String> {
+    cookie(req, SESSION_COOKIE)
 }
 
 fn current_user(req: &Request, cfg: &Cfg) -> Option<jwt::User> {
@@ -278,13 +286,20 @@ async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project:
             let notice = req.url()?.query_pairs().find(|(k, _)| k == "notice").map(|(_, v)| v.to_string());
             let notice = notice.and_then(|n| match n.as_str() {
                 "renamed" => Some("Project renamed."),
+                "key-created" => Some("Key created."),
                 "revoked" => Some("Key revoked. It stops working within a minute."),
                 "provider-saved" => Some("Provider key saved."),
                 "provider-removed" => Some("Provider key removed."),
                 "settings-saved" => Some("Cache settings saved."),
                 _ => None,
             });
-            render_project(cfg, user, project, pid, None, notice.map(str::to_string), None).await
+            let new_key = cookie(req, NEW_KEY_COOKIE).filter(|k| api_key::parse_key(k).is_ok());
+            let shown = new_key.is_some();
+            let mut resp = render_project(cfg, user, project, pid, new_key, notice.map(str::to_string), None).await?;
+            if shown {
+                resp.headers_mut().set("set-cookie", &format!("{NEW_KEY_COOKIE}=; Path=/projects/{pid}; HttpOnly; SameSite=Strict; Max-Age=0"))?;
+            }
+            Ok(resp)
         }
         (Method::Post, ["rename"]) => {
             let name = field(&req.form_data().await?, "name");
@@ -304,8 +319,10 @@ async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project:
             let name: String = field(&form, "name").chars().take(100).collect();
             let k = api_key::generate(kind, &random_bytes::<32>());
             rest(cfg, Method::Post, "api_keys", Some(json!({"project_id": pid, "key_hash": k.hash, "key_prefix": k.prefix, "kind": kind.as_str(), "name": if name.is_empty() { Value::Null } else { json!(name) }}))).await?;
-            // Rendered directly (not redirected) so the key never appears in a URL or history.
-            render_project(cfg, user, project, pid, Some(k.key), Some("Key created.".into()), None).await
+            let mut resp = back("key-created")?;
+            let secure = if req.url()?.scheme() == "https" { "; Secure" } else { "" };
+            resp.headers_mut().set("set-cookie", &format!("{NEW_KEY_COOKIE}={}; Path=/projects/{pid}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", k.key))?;
+            Ok(resp)
         }
         (Method::Post, ["keys", kid, "revoke"]) if is_uuid(kid) => {
             let at = watchllm_proxy::observability::iso8601(now_ms());

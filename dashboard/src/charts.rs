@@ -146,7 +146,7 @@ pub fn requests_svg(days: &[Totals]) -> String {
         }
     }
     for (i, (label, color)) in COLORS.iter().enumerate() {
-        let x = pad + 10.0 + i as f64 * 110.0;
+        let x = w - 330.0 + i as f64 * 110.0;
         svg.push_str(&format!(
             r##"<rect x="{x}" y="2" width="10" height="10" fill="{color}"/><text x="{}" y="11" font-size="11" fill="#212529">{label}</text>"##,
             x + 14.0

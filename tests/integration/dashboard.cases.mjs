@@ -47,8 +47,10 @@ describe('dashboard (headless Chromium)', () => {
     assert.match(key, /^lgw_proj_[A-Za-z0-9]{32}$/);
     assert.equal(sql(`select count(*) from api_keys where project_id = '${projectId}' and key_hash = encode(digest('${key}', 'sha256'), 'hex')`), '1', 'stored as its SHA-256 only');
     await shot(page, '02-key-created');
+    assert.ok(!page.url().includes(key), 'the key never appears in a URL');
     await page.reload();
     assert.ok(!(await page.content()).includes(key), 'the key is shown only once');
+    assert.equal(sql(`select count(*) from api_keys where project_id = '${projectId}'`), '1', 'reloading creates no second key');
 
     const content = unique('from the browser test');
     const miss = await chat(key, content);
