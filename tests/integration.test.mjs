@@ -35,4 +35,5 @@ await import('./integration/resilience.cases.mjs');
 await import('./integration/telemetry.cases.mjs');
 await import('./integration/reports.cases.mjs');
 await import('./integration/dashboard.cases.mjs');
+await import('./integration/billing.cases.mjs');
 await import('./integration/faults.cases.mjs');

@@ -1,15 +1,26 @@
-// A local stand-in for the two telemetry intakes, strict about the formats the real ones accept:
+// Local stand-ins for the outside services the Workers call, strict about the formats the real ones
+// accept:
 //  - Datadog logs: POST /api/v2/logs with a DD-API-KEY header (403 otherwise), a JSON array of
 //    log objects each with a string `message` (400 otherwise); answers 202 {} like the intake.
 //  - Sentry: POST /api/<project_id>/envelope/ with `X-Sentry-Auth: Sentry sentry_version=7,
 //    sentry_key=<public key>, ...` (401 otherwise) and an envelope body: a header line with a
 //    32-hex event_id, then items each with a header whose `length` is the payload's byte length
 //    (400 otherwise); answers 200 {"id": event_id}.
+//  - Resend: POST /emails with `Authorization: Bearer <key>` (401 otherwise) and a JSON body with
+//    `from` ("Name <addr>" or addr), `to` (1-50 addresses), a non-empty `subject` and `html` or
+//    `text` (422 validation_error otherwise); answers 200 {"id"}.
+//  - Stripe API (what the dashboard calls): POST /v1/checkout/sessions and
+//    /v1/billing_portal/sessions, form-encoded, `Authorization: Bearer <secret key>` (401 with
+//    Stripe's error body otherwise), required params checked (400 with `param` otherwise);
+//    answers like Stripe with an id and a `url`.
 // GET /__captured returns what was accepted; DELETE /__captured clears it.
 import http from 'node:http';
+import crypto from 'node:crypto';
 
-export async function startCaptureServer({ port, datadogKey, sentryKey, sentryProject, host = '127.0.0.1' }) {
-  const captured = { datadog: [], sentry: [], rejected: [] };
+const ADDRESS = /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+\s*>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
+
+export async function startCaptureServer({ port, datadogKey, sentryKey, sentryProject, resendKey, stripeKey, host = '127.0.0.1' }) {
+  const captured = { datadog: [], sentry: [], emails: [], stripe: [], rejected: [] };
   const server = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
@@ -24,6 +35,8 @@ export async function startCaptureServer({ port, datadogKey, sentryKey, sentryPr
       if (req.method === 'DELETE') {
         captured.datadog.length = 0;
         captured.sentry.length = 0;
+        captured.emails.length = 0;
+        captured.stripe.length = 0;
         captured.rejected.length = 0;
       }
       return reply(200, captured);
@@ -44,6 +57,42 @@ export async function startCaptureServer({ port, datadogKey, sentryKey, sentryPr
       }
       captured.datadog.push(...logs);
       return reply(202, {});
+    }
+
+    if (url.pathname === '/emails') {
+      if (req.headers.authorization !== `Bearer ${resendKey}`) return reply(401, { statusCode: 401, name: 'validation_error', message: 'API key is invalid' });
+      let mail;
+      try {
+        mail = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return reply(422, { statusCode: 422, name: 'validation_error', message: 'Invalid JSON body' });
+      }
+      const to = Array.isArray(mail.to) ? mail.to : [mail.to];
+      const problem =
+        typeof mail.from !== 'string' || !ADDRESS.test(mail.from) ? 'Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.'
+        : !to.length || to.length > 50 || !to.every((a) => typeof a === 'string' && ADDRESS.test(a)) ? 'Invalid `to` field.'
+        : typeof mail.subject !== 'string' || !mail.subject ? 'Missing `subject` field.'
+        : !mail.html && !mail.text ? 'Missing `html` or `text` field.'
+        : null;
+      if (problem) return reply(422, { statusCode: 422, name: 'validation_error', message: problem });
+      const id = crypto.randomUUID();
+      captured.emails.push({ id, ...mail, to });
+      return reply(200, { id });
+    }
+
+    if (url.pathname === '/v1/checkout/sessions' || url.pathname === '/v1/billing_portal/sessions') {
+      if (req.headers.authorization !== `Bearer ${stripeKey}`) return reply(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: ***' } });
+      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return reply(400, { error: { type: 'invalid_request_error', message: 'Invalid request: expected form-encoded parameters' } });
+      const params = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+      const checkout = url.pathname === '/v1/checkout/sessions';
+      const required = checkout ? ['mode', 'success_url', 'cancel_url', 'line_items[0][price]'] : ['customer'];
+      const missing = required.find((p) => !params[p]);
+      if (missing) return reply(400, { error: { type: 'invalid_request_error', message: `Missing required param: ${missing}.`, param: missing } });
+      const id = `${checkout ? 'cs_test_' : 'bps_'}${crypto.randomBytes(12).toString('hex')}`;
+      captured.stripe.push({ path: url.pathname, id, params });
+      return reply(200, checkout
+        ? { id, object: 'checkout.session', mode: params.mode, client_reference_id: params.client_reference_id ?? null, customer: params.customer ?? null, url: `https://checkout.stripe.com/c/pay/${id}` }
+        : { id, object: 'billing_portal.session', customer: params.customer, return_url: params.return_url ?? null, url: `https://billing.stripe.com/p/session/${id}` });
     }
 
     const m = /^\/api\/([^/]+)\/envelope\/$/.exec(url.pathname);
@@ -98,6 +147,6 @@ export async function startCaptureServer({ port, datadogKey, sentryKey, sentryPr
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split(/=(.*)/s).slice(0, 2)));
-  const s = await startCaptureServer({ port: Number(args.port), datadogKey: args['datadog-key'], sentryKey: args['sentry-key'], sentryProject: args['sentry-project'] });
+  const s = await startCaptureServer({ port: Number(args.port), datadogKey: args['datadog-key'], sentryKey: args['sentry-key'], sentryProject: args['sentry-project'], resendKey: args['resend-key'], stripeKey: args['stripe-key'] });
   console.log(`telemetry capture server listening on ${s.url}`);
 }

@@ -159,15 +159,16 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
       say(`fake LLM provider on ${stack.fake.url}`);
     }
 
-    // Local Datadog/Sentry intakes, so telemetry is shipped for real and checked.
+    // Local Datadog/Sentry intakes and Resend/Stripe APIs, so telemetry, emails and billing calls
+    // are made for real and checked.
     let telemetryVars = {};
-    if (telemetryCapture) {
+    if (telemetryCapture || dashboard) {
       const url = `http://127.0.0.1:${ports.capture}`;
-      const telemetry = { datadogKey: 'dd-local-api-key', sentryKey: 'sentrylocalpublickey', sentryProject: '42' };
-      await tool('capture-server', 'capture-server.mjs', [`--port=${ports.capture}`, `--datadog-key=${telemetry.datadogKey}`, `--sentry-key=${telemetry.sentryKey}`, `--sentry-project=${telemetry.sentryProject}`], `${url}/__captured`);
-      stack.telemetry = { url, ...telemetry };
-      telemetryVars = { ENVIRONMENT: 'test', DD_API_KEY: telemetry.datadogKey, DATADOG_LOGS_URL: `${url}/api/v2/logs`, SENTRY_DSN: `http://${telemetry.sentryKey}@127.0.0.1:${ports.capture}/${telemetry.sentryProject}` };
-      say(`telemetry capture (Datadog + Sentry intakes) on ${url}`);
+      const capture = { datadogKey: 'dd-local-api-key', sentryKey: 'sentrylocalpublickey', sentryProject: '42', resendKey: 're_local_test_key', stripeKey: 'sk_test_local_key', stripeWebhookSecret: 'whsec_local_test_secret', stripePrices: { starter: 'price_starter_local', pro: 'price_pro_local' } };
+      await tool('capture-server', 'capture-server.mjs', [`--port=${ports.capture}`, `--datadog-key=${capture.datadogKey}`, `--sentry-key=${capture.sentryKey}`, `--sentry-project=${capture.sentryProject}`, `--resend-key=${capture.resendKey}`, `--stripe-key=${capture.stripeKey}`], `${url}/__captured`);
+      stack.telemetry = { url, ...capture };
+      if (telemetryCapture) telemetryVars = { ENVIRONMENT: 'test', DD_API_KEY: capture.datadogKey, DATADOG_LOGS_URL: `${url}/api/v2/logs`, SENTRY_DSN: `http://${capture.sentryKey}@127.0.0.1:${ports.capture}/${capture.sentryProject}` };
+      say(`capture server (Datadog, Sentry, Resend, Stripe API stand-ins) on ${url}`);
     }
 
     if (worker) {
@@ -197,8 +198,18 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
         SUPABASE_JWT_SECRET: jwtSecret,
         PROVIDER_KEYS_ENCRYPTION_KEY: encryptionKey,
         PROXY_URL: stack.workerUrl ?? `http://127.0.0.1:${ports.worker}`,
+        DASHBOARD_URL: stack.dashboardUrl,
+        STRIPE_SECRET_KEY: stack.telemetry.stripeKey,
+        STRIPE_WEBHOOK_SECRET: stack.telemetry.stripeWebhookSecret,
+        STRIPE_API_BASE: stack.telemetry.url,
+        STRIPE_PRICE_STARTER: stack.telemetry.stripePrices.starter,
+        STRIPE_PRICE_PRO: stack.telemetry.stripePrices.pro,
+        RESEND_API_KEY: stack.telemetry.resendKey,
+        RESEND_API_BASE: stack.telemetry.url,
+        EMAIL_FROM: 'WatchLLM <notifications@watchllm.dev>',
       };
-      await wranglerDev({ name: 'wrangler-dashboard', cwd: path.join(ROOT, 'dashboard'), port: ports.dashboard, vars, logDir, procs });
+      // --test-scheduled exposes /__scheduled, which runs the cron handler (usage alerts) on demand.
+      await wranglerDev({ name: 'wrangler-dashboard', cwd: path.join(ROOT, 'dashboard'), port: ports.dashboard, vars, logDir, procs, extraArgs: ['--test-scheduled'] });
       say(`Dashboard (Leptos, workerd via wrangler dev) on ${stack.dashboardUrl}`);
     }
     return stack;
@@ -209,10 +220,10 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
 }
 
 /** Serves a Worker directory with `wrangler dev` (its [build] command builds it first). */
-async function wranglerDev({ name, cwd, port, vars, logDir, procs }) {
+async function wranglerDev({ name, cwd, port, vars, logDir, procs, extraArgs = [] }) {
   const envFile = path.join(logDir, `${name}.env`);
   fs.writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n');
-  const proc = new Proc(name, path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--env-file', envFile, '--inspector-port', String(port + 1), '--show-interactive-dev-session=false', '--log-level', 'info'], {
+  const proc = new Proc(name, path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--env-file', envFile, '--inspector-port', String(port + 1), '--show-interactive-dev-session=false', '--log-level', 'info', ...extraArgs], {
     cwd,
     logFile: path.join(logDir, `${name}.log`),
     env: { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },

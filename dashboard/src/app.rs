@@ -2,12 +2,17 @@
 //! and Supabase REST (service role) for the data, always filtered by the signed-in owner.
 
 use crate::charts;
+use crate::emails;
 use crate::jwt;
+use crate::stripe::{self, BillingUpdate};
 use crate::views::{self, KeyView, PlanUsage, ProjectPage, ProjectView, ProviderKeyView};
 use serde_json::{json, Value};
 use watchllm_proxy::api_key::{self, KeyKind};
 use watchllm_proxy::secrets;
-use worker::{event, Context, Env, FormData, FormEntry, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{
+    event, Context, Env, FormData, FormEntry, Headers, Method, Request, RequestInit, Response,
+    Result, ScheduleContext, ScheduledEvent,
+};
 
 const SESSION_COOKIE: &str = "wl_session";
 /// Carries a just-created key from the POST to the page that shows it once (Post/Redirect/Get, so a
@@ -22,6 +27,15 @@ struct Cfg {
     jwt_secret: String,
     encryption_key: String,
     proxy_url: String,
+    dashboard_url: String,
+    stripe_secret_key: String,
+    stripe_webhook_secret: String,
+    stripe_api_base: String,
+    /// (Stripe price id, plan name)
+    stripe_prices: Vec<(String, String)>,
+    resend_api_key: String,
+    resend_api_base: String,
+    email_from: String,
 }
 
 fn get(env: &Env, name: &str) -> String {
@@ -29,6 +43,14 @@ fn get(env: &Env, name: &str) -> String {
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|v| v.to_string()))
         .unwrap_or_default()
+}
+
+fn or(v: String, default: &str) -> String {
+    if v.is_empty() {
+        default.to_string()
+    } else {
+        v
+    }
 }
 
 impl Cfg {
@@ -40,6 +62,33 @@ impl Cfg {
             jwt_secret: get(env, "SUPABASE_JWT_SECRET"),
             encryption_key: get(env, "PROVIDER_KEYS_ENCRYPTION_KEY"),
             proxy_url: get(env, "PROXY_URL").trim_end_matches('/').to_string(),
+            dashboard_url: or(get(env, "DASHBOARD_URL"), "https://app.watchllm.dev")
+                .trim_end_matches('/')
+                .to_string(),
+            stripe_secret_key: get(env, "STRIPE_SECRET_KEY"),
+            stripe_webhook_secret: get(env, "STRIPE_WEBHOOK_SECRET"),
+            stripe_api_base: or(get(env, "STRIPE_API_BASE"), "https://api.stripe.com")
+                .trim_end_matches('/')
+                .to_string(),
+            stripe_prices: [
+                ("STRIPE_PRICE_STARTER", "starter"),
+                ("STRIPE_PRICE_PRO", "pro"),
+            ]
+            .iter()
+            .filter_map(|(var, plan)| {
+                Some(get(env, var))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| (p, plan.to_string()))
+            })
+            .collect(),
+            resend_api_key: get(env, "RESEND_API_KEY"),
+            resend_api_base: or(get(env, "RESEND_API_BASE"), "https://api.resend.com")
+                .trim_end_matches('/')
+                .to_string(),
+            email_from: or(
+                get(env, "EMAIL_FROM"),
+                "WatchLLM <notifications@watchllm.dev>",
+            ),
         }
     }
 }
@@ -52,7 +101,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => Ok(r),
         Err(e) => {
             worker::console_error!("dashboard error: {e}");
-            html(500, "<!DOCTYPE html><h1>Something went wrong</h1><p>Please try again.</p>".into())
+            html(
+                500,
+                "<!DOCTYPE html><h1>Something went wrong</h1><p>Please try again.</p>".into(),
+            )
         }
     }
 }
@@ -112,7 +164,12 @@ fn current_user(req: &Request, cfg: &Cfg) -> Option<jwt::User> {
     jwt::verify(&token, &cfg.jwt_secret, now_ms() / 1000).ok()
 }
 
-async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Option<String>) -> Result<(u16, Value)> {
+async fn send(
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<(u16, Value)> {
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v)?;
@@ -122,10 +179,35 @@ async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Option<
     if let Some(b) = body {
         init.with_body(Some(b.into()));
     }
-    let mut resp = worker::Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
+    let mut resp = worker::Fetch::Request(Request::new_with_init(url, &init)?)
+        .send()
+        .await?;
     let status = resp.status_code();
     let text = resp.text().await.unwrap_or_default();
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// Supabase REST as the service role, returning the status too (e.g. 409 on a duplicate).
+async fn rest_status(
+    cfg: &Cfg,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value)> {
+    let auth = format!("Bearer {}", cfg.service_key);
+    let url = format!("{}/rest/v1/{path}", cfg.supabase_url);
+    send(
+        &url,
+        method,
+        &[
+            ("apikey", &cfg.service_key),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("prefer", "return=representation"),
+        ],
+        body.map(|b| b.to_string()),
+    )
+    .await
 }
 
 /// Supabase REST as the service role (the dashboard's server side).
@@ -145,7 +227,9 @@ async fn rest(cfg: &Cfg, method: Method, path: &str, body: Option<Value>) -> Res
     )
     .await?;
     if status >= 300 {
-        return Err(worker::Error::RustError(format!("supabase {path}: HTTP {status} {value}")));
+        return Err(worker::Error::RustError(format!(
+            "supabase {path}: HTTP {status} {value}"
+        )));
     }
     Ok(value)
 }
@@ -174,13 +258,25 @@ fn n(v: &Value, k: &str) -> f64 {
 }
 
 /// Signs in or up through Supabase Auth; returns (access token, lifetime) or a message to show.
-async fn authenticate(cfg: &Cfg, email: &str, password: &str, signup: bool) -> Result<std::result::Result<(String, u64), String>> {
-    let path = if signup { "signup" } else { "token?grant_type=password" };
+async fn authenticate(
+    cfg: &Cfg,
+    email: &str,
+    password: &str,
+    signup: bool,
+) -> Result<std::result::Result<(String, u64), String>> {
+    let path = if signup {
+        "signup"
+    } else {
+        "token?grant_type=password"
+    };
     let url = format!("{}/auth/v1/{path}", cfg.supabase_url);
     let (status, v) = send(
         &url,
         Method::Post,
-        &[("apikey", &cfg.anon_key), ("content-type", "application/json")],
+        &[
+            ("apikey", &cfg.anon_key),
+            ("content-type", "application/json"),
+        ],
         Some(json!({"email": email, "password": password}).to_string()),
     )
     .await?;
@@ -189,7 +285,9 @@ async fn authenticate(cfg: &Cfg, email: &str, password: &str, signup: bool) -> R
             let ttl = v.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
             return Ok(Ok((token.to_string(), ttl)));
         }
-        return Ok(Err("Check your email to confirm your account, then sign in.".into()));
+        return Ok(Err(
+            "Check your email to confirm your account, then sign in.".into(),
+        ));
     }
     let msg = ["msg", "error_description", "message"]
         .iter()
@@ -210,16 +308,24 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
         (Method::Get, ["health"]) => return Response::ok("ok"),
         (Method::Get, ["docs"]) => {
             let user = current_user(&req, cfg);
-            return html(200, views::docs_page(user.as_ref().map(|u| u.email.as_str()), &cfg.proxy_url));
+            return html(
+                200,
+                views::docs_page(user.as_ref().map(|u| u.email.as_str()), &cfg.proxy_url),
+            );
         }
         (Method::Get, ["login"]) => return html(200, views::login_page(None)),
         (Method::Post, ["login"]) => {
             let form = req.form_data().await?;
             let (email, password) = (field(&form, "email"), field(&form, "password"));
             if email.is_empty() || password.is_empty() {
-                return html(400, views::login_page(Some("Enter your email and a password.".into())));
+                return html(
+                    400,
+                    views::login_page(Some("Enter your email and a password.".into())),
+                );
             }
-            return match authenticate(cfg, &email, &password, field(&form, "action") == "signup").await? {
+            return match authenticate(cfg, &email, &password, field(&form, "action") == "signup")
+                .await?
+            {
                 Ok((token, ttl)) => {
                     let mut r = redirect("/projects")?;
                     r.headers_mut().set(
@@ -231,13 +337,23 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
                 Err(msg) => html(400, views::login_page(Some(msg))),
             };
         }
+        (Method::Post, ["stripe", "webhook"]) => return stripe_webhook(&mut req, cfg).await,
         (Method::Post, ["logout"]) => {
             if let Some(token) = session_token(&req) {
                 let auth = format!("Bearer {token}");
-                let _ = send(&format!("{}/auth/v1/logout", cfg.supabase_url), Method::Post, &[("apikey", &cfg.anon_key), ("authorization", &auth)], None).await;
+                let _ = send(
+                    &format!("{}/auth/v1/logout", cfg.supabase_url),
+                    Method::Post,
+                    &[("apikey", &cfg.anon_key), ("authorization", &auth)],
+                    None,
+                )
+                .await;
             }
             let mut r = redirect("/login")?;
-            r.headers_mut().set("set-cookie", &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"))?;
+            r.headers_mut().set(
+                "set-cookie",
+                &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+            )?;
             return Ok(r);
         }
         _ => {}
@@ -251,23 +367,62 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
     match (&method, segments.as_slice()) {
         (Method::Get, []) => redirect("/projects"),
         (Method::Get, ["projects"]) => {
-            let list = rows(rest(cfg, Method::Get, &format!("projects?owner_id=eq.{uid}&select=id,name,plan&order=created_at"), None).await?);
-            let projects = list.iter().map(|p| ProjectView { id: s(p, "id"), name: s(p, "name"), plan: s(p, "plan"), ..Default::default() }).collect();
+            let list = rows(
+                rest(
+                    cfg,
+                    Method::Get,
+                    &format!("projects?owner_id=eq.{uid}&select=id,name,plan&order=created_at"),
+                    None,
+                )
+                .await?,
+            );
+            let projects = list
+                .iter()
+                .map(|p| ProjectView {
+                    id: s(p, "id"),
+                    name: s(p, "name"),
+                    plan: s(p, "plan"),
+                    ..Default::default()
+                })
+                .collect();
             html(200, views::projects_page(&user.email, projects, None))
         }
         (Method::Post, ["projects"]) => {
             let form = req.form_data().await?;
             let name = field(&form, "name");
             if name.is_empty() || name.chars().count() > 100 {
-                return html(400, views::projects_page(&user.email, Vec::new(), Some("A project needs a name of 1 to 100 characters.".into())));
+                return html(
+                    400,
+                    views::projects_page(
+                        &user.email,
+                        Vec::new(),
+                        Some("A project needs a name of 1 to 100 characters.".into()),
+                    ),
+                );
             }
-            let created = rows(rest(cfg, Method::Post, "projects", Some(json!({"name": name, "owner_id": uid, "plan": "free"}))).await?);
+            let created = rows(
+                rest(
+                    cfg,
+                    Method::Post,
+                    "projects",
+                    Some(json!({"name": name, "owner_id": uid, "plan": "free"})),
+                )
+                .await?,
+            );
             let id = created.first().map(|p| s(p, "id")).unwrap_or_default();
             redirect(&format!("/projects/{id}"))
         }
         (_, ["projects", pid, rest_path @ ..]) if is_uuid(pid) => {
             let pid = pid.to_string();
-            let owned = rows(rest(cfg, Method::Get, &format!("projects?id=eq.{pid}&owner_id=eq.{uid}"), None).await?);
+            let owned = rows(
+                rest(
+                    cfg,
+                    Method::Get,
+                    &format!("projects?id=eq.{pid}&owner_id=eq.{uid}"),
+                    None,
+                )
+                .await?,
+            );
             let Some(project) = owned.into_iter().next() else {
                 return html(404, "<!DOCTYPE html><h1>Not found</h1><p><a href=\"/projects\">Your projects</a></p>".into());
             };
@@ -278,12 +433,24 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
     }
 }
 
-async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project: &Value, pid: &str, method: &Method, path: &[String]) -> Result<Response> {
+async fn project_action(
+    req: &mut Request,
+    cfg: &Cfg,
+    user: &jwt::User,
+    project: &Value,
+    pid: &str,
+    method: &Method,
+    path: &[String],
+) -> Result<Response> {
     let back = |notice: &str| redirect(&format!("/projects/{pid}?notice={notice}"));
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     match (method, path.as_slice()) {
         (Method::Get, []) => {
-            let notice = req.url()?.query_pairs().find(|(k, _)| k == "notice").map(|(_, v)| v.to_string());
+            let notice = req
+                .url()?
+                .query_pairs()
+                .find(|(k, _)| k == "notice")
+                .map(|(_, v)| v.to_string());
             let notice = notice.and_then(|n| match n.as_str() {
                 "renamed" => Some("Project renamed."),
                 "key-created" => Some("Key created."),
@@ -291,11 +458,24 @@ async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project:
                 "provider-saved" => Some("Provider key saved."),
                 "provider-removed" => Some("Provider key removed."),
                 "settings-saved" => Some("Cache settings saved."),
+                "checkout-complete" => {
+                    Some("Thanks! Your plan changes as soon as Stripe confirms the payment.")
+                }
+                "checkout-cancelled" => Some("Checkout cancelled; your plan is unchanged."),
                 _ => None,
             });
             let new_key = cookie(req, NEW_KEY_COOKIE).filter(|k| api_key::parse_key(k).is_ok());
             let shown = new_key.is_some();
-            let mut resp = render_project(cfg, user, project, pid, new_key, notice.map(str::to_string), None).await?;
+            let mut resp = render_project(
+                cfg,
+                user,
+                project,
+                pid,
+                new_key,
+                notice.map(str::to_string),
+                None,
+            )
+            .await?;
             if shown {
                 resp.headers_mut().set("set-cookie", &format!("{NEW_KEY_COOKIE}=; Path=/projects/{pid}; HttpOnly; SameSite=Strict; Max-Age=0"))?;
             }
@@ -304,69 +484,450 @@ async fn project_action(req: &mut Request, cfg: &Cfg, user: &jwt::User, project:
         (Method::Post, ["rename"]) => {
             let name = field(&req.form_data().await?, "name");
             if name.is_empty() || name.chars().count() > 100 {
-                return render_project(cfg, user, project, pid, None, None, Some("A project needs a name of 1 to 100 characters.".into())).await;
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("A project needs a name of 1 to 100 characters.".into()),
+                )
+                .await;
             }
-            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"name": name}))).await?;
+            rest(
+                cfg,
+                Method::Patch,
+                &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id),
+                Some(json!({"name": name})),
+            )
+            .await?;
             back("renamed")
         }
         (Method::Post, ["delete"]) => {
-            rest(cfg, Method::Delete, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), None).await?;
+            rest(
+                cfg,
+                Method::Delete,
+                &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id),
+                None,
+            )
+            .await?;
             redirect("/projects")
         }
         (Method::Post, ["keys"]) => {
             let form = req.form_data().await?;
-            let kind = if field(&form, "kind") == "test" { KeyKind::Test } else { KeyKind::Live };
+            let kind = if field(&form, "kind") == "test" {
+                KeyKind::Test
+            } else {
+                KeyKind::Live
+            };
             let name: String = field(&form, "name").chars().take(100).collect();
             let k = api_key::generate(kind, &random_bytes::<32>());
             rest(cfg, Method::Post, "api_keys", Some(json!({"project_id": pid, "key_hash": k.hash, "key_prefix": k.prefix, "kind": kind.as_str(), "name": if name.is_empty() { Value::Null } else { json!(name) }}))).await?;
             let mut resp = back("key-created")?;
-            let secure = if req.url()?.scheme() == "https" { "; Secure" } else { "" };
+            let secure = if req.url()?.scheme() == "https" {
+                "; Secure"
+            } else {
+                ""
+            };
             resp.headers_mut().set("set-cookie", &format!("{NEW_KEY_COOKIE}={}; Path=/projects/{pid}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", k.key))?;
             Ok(resp)
         }
         (Method::Post, ["keys", kid, "revoke"]) if is_uuid(kid) => {
             let at = watchllm_proxy::observability::iso8601(now_ms());
-            rest(cfg, Method::Patch, &format!("api_keys?id=eq.{kid}&project_id=eq.{pid}"), Some(json!({"revoked": true, "revoked_at": at}))).await?;
+            rest(
+                cfg,
+                Method::Patch,
+                &format!("api_keys?id=eq.{kid}&project_id=eq.{pid}"),
+                Some(json!({"revoked": true, "revoked_at": at})),
+            )
+            .await?;
             back("revoked")
         }
         (Method::Post, ["provider-keys"]) => {
             let form = req.form_data().await?;
             let (provider, key) = (field(&form, "provider"), field(&form, "key"));
             if !PROVIDERS.contains(&provider.as_str()) || key.len() < 8 || key.len() > 512 {
-                return render_project(cfg, user, project, pid, None, None, Some("Choose a provider and paste its API key.".into())).await;
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("Choose a provider and paste its API key.".into()),
+                )
+                .await;
             }
             let encrypted = secrets::encrypt(&cfg.encryption_key, random_bytes::<12>(), &key)
                 .map_err(|e| worker::Error::RustError(format!("encryption unavailable: {e:?}")))?;
-            rest(cfg, Method::Delete, &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"), None).await?;
+            rest(
+                cfg,
+                Method::Delete,
+                &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"),
+                None,
+            )
+            .await?;
             rest(cfg, Method::Post, "provider_keys", Some(json!({"project_id": pid, "provider": provider, "encrypted_key": encrypted, "key_hint": secrets::mask(&key)}))).await?;
             back("provider-saved")
         }
         (Method::Post, ["provider-keys", provider, "delete"]) if PROVIDERS.contains(provider) => {
-            rest(cfg, Method::Delete, &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"), None).await?;
+            rest(
+                cfg,
+                Method::Delete,
+                &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"),
+                None,
+            )
+            .await?;
             back("provider-removed")
         }
         (Method::Post, ["settings"]) => {
             let form = req.form_data().await?;
-            let threshold: Option<f64> = field(&form, "threshold").parse().ok().filter(|t| (0.5..=1.0).contains(t));
-            let ttl: Option<u64> = field(&form, "ttl").parse().ok().filter(|t| (60..=2_592_000).contains(t));
+            let threshold: Option<f64> = field(&form, "threshold")
+                .parse()
+                .ok()
+                .filter(|t| (0.5..=1.0).contains(t));
+            let ttl: Option<u64> = field(&form, "ttl")
+                .parse()
+                .ok()
+                .filter(|t| (60..=2_592_000).contains(t));
             let (Some(threshold), Some(ttl)) = (threshold, ttl) else {
-                return render_project(cfg, user, project, pid, None, None, Some("Threshold must be 0.5 to 1 and TTL 60 s to 30 days.".into())).await;
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("Threshold must be 0.5 to 1 and TTL 60 s to 30 days.".into()),
+                )
+                .await;
             };
             let semantic = field(&form, "semantic") == "on";
             rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl}))).await?;
             back("settings-saved")
         }
+        (Method::Post, ["billing", "checkout"]) => {
+            let plan = field(&req.form_data().await?, "plan");
+            let price = cfg
+                .stripe_prices
+                .iter()
+                .find(|(_, p)| *p == plan)
+                .map(|(price, _)| price.clone());
+            let (Some(price), false) = (price, cfg.stripe_secret_key.is_empty()) else {
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("Billing is not available right now.".into()),
+                )
+                .await;
+            };
+            let customer = project.get("stripe_customer_id").and_then(Value::as_str);
+            let body = stripe::checkout_form(
+                pid,
+                &plan,
+                &price,
+                customer,
+                &user.email,
+                &format!("{}/projects/{pid}", cfg.dashboard_url),
+            );
+            stripe_redirect(cfg, user, project, pid, "/v1/checkout/sessions", body).await
+        }
+        (Method::Post, ["billing", "portal"]) => {
+            let Some(customer) = project
+                .get("stripe_customer_id")
+                .and_then(Value::as_str)
+                .filter(|_| !cfg.stripe_secret_key.is_empty())
+            else {
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("No subscription to manage yet.".into()),
+                )
+                .await;
+            };
+            let body =
+                stripe::portal_form(customer, &format!("{}/projects/{pid}", cfg.dashboard_url));
+            stripe_redirect(cfg, user, project, pid, "/v1/billing_portal/sessions", body).await
+        }
         _ => html(404, "<!DOCTYPE html><h1>Not found</h1>".into()),
     }
 }
 
-async fn render_project(cfg: &Cfg, user: &jwt::User, project: &Value, pid: &str, new_key: Option<String>, notice: Option<String>, error: Option<String>) -> Result<Response> {
+/// Creates a Checkout or Portal session and sends the browser to it.
+async fn stripe_redirect(
+    cfg: &Cfg,
+    user: &jwt::User,
+    project: &Value,
+    pid: &str,
+    path: &str,
+    body: String,
+) -> Result<Response> {
+    let auth = format!("Bearer {}", cfg.stripe_secret_key);
+    let (status, v) = send(
+        &format!("{}{path}", cfg.stripe_api_base),
+        Method::Post,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Some(body),
+    )
+    .await?;
+    match v.get("url").and_then(Value::as_str) {
+        Some(url) if status == 200 => redirect(url),
+        _ => {
+            worker::console_error!("stripe {path}: HTTP {status} {v}");
+            render_project(
+                cfg,
+                user,
+                project,
+                pid,
+                None,
+                None,
+                Some("Stripe could not start the session; please try again.".into()),
+            )
+            .await
+        }
+    }
+}
+
+fn json_response(status: u16, body: Value) -> Result<Response> {
+    Ok(Response::from_json(&body)?.with_status(status))
+}
+
+/// Sends one email through Resend; false (and logged) when it could not.
+async fn send_email(cfg: &Cfg, email: &Value) -> bool {
+    if cfg.resend_api_key.is_empty() {
+        worker::console_warn!(
+            "RESEND_API_KEY is not set; email not sent: {}",
+            email["subject"]
+        );
+        return false;
+    }
+    let auth = format!("Bearer {}", cfg.resend_api_key);
+    match send(
+        &format!("{}/emails", cfg.resend_api_base),
+        Method::Post,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(email.to_string()),
+    )
+    .await
+    {
+        Ok((200, _)) => true,
+        Ok((status, v)) => {
+            worker::console_error!("resend: HTTP {status} {v}");
+            false
+        }
+        Err(e) => {
+            worker::console_error!("resend: {e}");
+            false
+        }
+    }
+}
+
+/// Stripe webhooks: verified (signature and timestamp tolerance), applied once (events already
+/// recorded are acknowledged and skipped; plan changes older than the last applied are ignored).
+async fn stripe_webhook(req: &mut Request, cfg: &Cfg) -> Result<Response> {
+    if cfg.stripe_webhook_secret.is_empty() {
+        return json_response(503, json!({"error": "webhooks are not configured"}));
+    }
+    let payload = req.bytes().await?;
+    let header = req.headers().get("stripe-signature")?;
+    if let Err(e) = stripe::verify_signature(
+        &payload,
+        header.as_deref(),
+        &cfg.stripe_webhook_secret,
+        now_ms() / 1000,
+    ) {
+        return json_response(400, json!({"error": e.message()}));
+    }
+    let Ok(event) = serde_json::from_slice::<Value>(&payload) else {
+        return json_response(400, json!({"error": "invalid JSON"}));
+    };
+    let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return json_response(400, json!({"error": "invalid event id"}));
+    }
+    if !rows(
+        rest(
+            cfg,
+            Method::Get,
+            &format!("stripe_events?id=eq.{id}&select=id"),
+            None,
+        )
+        .await?,
+    )
+    .is_empty()
+    {
+        return json_response(200, json!({"received": true, "duplicate": true}));
+    }
+    let created = event
+        .get("created")
+        .and_then(Value::as_u64)
+        .unwrap_or(now_ms() / 1000);
+    let created_at = watchllm_proxy::observability::iso8601(created * 1000);
+    match stripe::interpret(&event, &cfg.stripe_prices) {
+        BillingUpdate::Plan {
+            project_id,
+            customer,
+            subscription,
+            plan,
+            status,
+        } => {
+            // Absent values are left out (the function defaults them to null).
+            let mut args = json!({"p_plan": plan, "p_status": status, "p_event_at": created_at});
+            for (k, v) in [
+                ("p_project", project_id.filter(|p| is_uuid(p))),
+                ("p_customer", customer),
+                ("p_subscription", subscription),
+            ] {
+                if let Some(v) = v {
+                    args[k] = json!(v);
+                }
+            }
+            rest(
+                cfg,
+                Method::Post,
+                "rpc/apply_subscription_event",
+                Some(args),
+            )
+            .await?;
+        }
+        BillingUpdate::PaymentFailed {
+            customer,
+            amount_due,
+            currency,
+            invoice_url,
+        } => {
+            let customer_q: String = form_urlencoded::byte_serialize(customer.as_bytes()).collect();
+            let found = rows(
+                rest(
+                    cfg,
+                    Method::Get,
+                    &format!("projects?stripe_customer_id=eq.{customer_q}&select=id,name"),
+                    None,
+                )
+                .await?,
+            );
+            if let Some(p) = found.first() {
+                let owner = rest(
+                    cfg,
+                    Method::Post,
+                    "rpc/project_owner_email",
+                    Some(json!({"p_project": s(p, "id")})),
+                )
+                .await?;
+                if let Some(to) = owner.as_str() {
+                    let email = emails::payment_failed(
+                        &cfg.email_from,
+                        to,
+                        &s(p, "name"),
+                        amount_due,
+                        &currency,
+                        invoice_url.as_deref(),
+                        &format!("{}/projects/{}", cfg.dashboard_url, s(p, "id")),
+                    );
+                    send_email(cfg, &email).await;
+                }
+            }
+        }
+        BillingUpdate::Ignore => {}
+    }
+    let _ = rest_status(
+        cfg,
+        Method::Post,
+        "stripe_events",
+        Some(json!({"id": id, "type": event["type"], "created": created_at})),
+    )
+    .await?;
+    json_response(200, json!({"received": true}))
+}
+
+/// Cron: emails owners whose projects crossed 80% or 100% of their plan this month, once each.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let cfg = Cfg::from_env(&env);
+    match send_usage_alerts(&cfg).await {
+        Ok(n) => worker::console_log!("usage alerts sent: {n}"),
+        Err(e) => worker::console_error!("usage alerts failed: {e}"),
+    }
+}
+
+async fn send_usage_alerts(cfg: &Cfg) -> Result<usize> {
+    let due = rows(rest(cfg, Method::Post, "rpc/usage_alerts_due", Some(json!({}))).await?);
+    let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
+        .unwrap_or_default()
+        .date_naive();
+    let month = today.format("%Y-%m-01").to_string();
+    let mut sent = 0;
+    for a in &due {
+        let threshold = n(a, "threshold") as u32;
+        let email = emails::usage_alert(
+            &cfg.email_from,
+            &s(a, "email"),
+            &s(a, "project_name"),
+            &s(a, "plan"),
+            n(a, "requests_this_month") as u64,
+            n(a, "monthly_requests") as u64,
+            threshold,
+            &format!("{}/projects/{}", cfg.dashboard_url, s(a, "project_id")),
+        );
+        if send_email(cfg, &email).await {
+            // The primary key (project, month, threshold) keeps a concurrent run from sending twice.
+            let (status, _) = rest_status(cfg, Method::Post, "usage_alerts", Some(json!({"project_id": s(a, "project_id"), "month": month, "threshold": threshold}))).await?;
+            if status < 300 {
+                sent += 1;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+async fn render_project(
+    cfg: &Cfg,
+    user: &jwt::User,
+    project: &Value,
+    pid: &str,
+    new_key: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response> {
     let keys = rows(rest(cfg, Method::Get, &format!("api_keys?project_id=eq.{pid}&select=id,key_prefix,kind,name,revoked,created_at&order=created_at"), None).await?);
     let provider_keys = rows(rest(cfg, Method::Get, &format!("provider_keys?project_id=eq.{pid}&select=provider,key_hint,updated_at&order=provider"), None).await?);
-    let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default().date_naive();
+    let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
+        .unwrap_or_default()
+        .date_naive();
     let from = today - chrono::Days::new(13);
-    let usage = rows(rest(cfg, Method::Post, "rpc/usage_daily", Some(json!({"p_project": pid, "p_from": from.to_string(), "p_to": today.to_string()}))).await?);
-    let plan = rows(rest(cfg, Method::Post, "rpc/plan_usage", Some(json!({"p_project": pid}))).await?);
+    let usage = rows(
+        rest(
+            cfg,
+            Method::Post,
+            "rpc/usage_daily",
+            Some(json!({"p_project": pid, "p_from": from.to_string(), "p_to": today.to_string()})),
+        )
+        .await?,
+    );
+    let plan = rows(
+        rest(
+            cfg,
+            Method::Post,
+            "rpc/plan_usage",
+            Some(json!({"p_project": pid})),
+        )
+        .await?,
+    );
     let plan = plan.first().cloned().unwrap_or(Value::Null);
     let date = |v: &Value, k: &str| s(v, k).chars().take(10).collect::<String>();
     let page = ProjectPage {
@@ -375,18 +936,45 @@ async fn render_project(cfg: &Cfg, user: &jwt::User, project: &Value, pid: &str,
             id: pid.to_string(),
             name: s(project, "name"),
             plan: s(project, "plan"),
-            semantic_cache_enabled: project.get("semantic_cache_enabled").and_then(Value::as_bool).unwrap_or(true),
+            semantic_cache_enabled: project
+                .get("semantic_cache_enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             similarity_threshold: (n(project, "similarity_threshold") * 1000.0).round() / 1000.0,
             cache_ttl_secs: n(project, "cache_ttl_secs") as u64,
+            subscription_status: s(project, "subscription_status"),
+            has_billing_customer: !s(project, "stripe_customer_id").is_empty(),
         },
-        keys: keys.iter().map(|k| KeyView { id: s(k, "id"), prefix: s(k, "key_prefix"), kind: s(k, "kind"), name: s(k, "name"), revoked: k.get("revoked").and_then(Value::as_bool).unwrap_or(false), created_at: date(k, "created_at") }).collect(),
-        provider_keys: provider_keys.iter().map(|k| ProviderKeyView { provider: s(k, "provider"), hint: s(k, "key_hint"), updated_at: date(k, "updated_at") }).collect(),
+        keys: keys
+            .iter()
+            .map(|k| KeyView {
+                id: s(k, "id"),
+                prefix: s(k, "key_prefix"),
+                kind: s(k, "kind"),
+                name: s(k, "name"),
+                revoked: k.get("revoked").and_then(Value::as_bool).unwrap_or(false),
+                created_at: date(k, "created_at"),
+            })
+            .collect(),
+        provider_keys: provider_keys
+            .iter()
+            .map(|k| ProviderKeyView {
+                provider: s(k, "provider"),
+                hint: s(k, "key_hint"),
+                updated_at: date(k, "updated_at"),
+            })
+            .collect(),
         new_key,
         notice,
         error,
         days: charts::by_day(&usage, from, today),
         models: charts::by_model(&usage),
-        plan_usage: PlanUsage { plan: s(&plan, "plan"), monthly_requests: n(&plan, "monthly_requests") as u64, requests_this_month: n(&plan, "requests_this_month") as u64, percent_used: n(&plan, "percent_used") },
+        plan_usage: PlanUsage {
+            plan: s(&plan, "plan"),
+            monthly_requests: n(&plan, "monthly_requests") as u64,
+            requests_this_month: n(&plan, "requests_this_month") as u64,
+            percent_used: n(&plan, "percent_used"),
+        },
         proxy_url: cfg.proxy_url.clone(),
     };
     html(200, views::project_page(page))

@@ -105,7 +105,11 @@ pub fn overall(days: &[Totals]) -> Totals {
     t
 }
 
-const COLORS: [(&str, &str); 3] = [("HIT", "#2f9e44"), ("HIT-SEMANTIC", "#74b816"), ("MISS", "#adb5bd")];
+const COLORS: [(&str, &str); 3] = [
+    ("HIT", "#2f9e44"),
+    ("HIT-SEMANTIC", "#74b816"),
+    ("MISS", "#adb5bd"),
+];
 
 /// Stacked bars of requests per day by cache outcome, with a legend; sized for the page width.
 pub fn requests_svg(days: &[Totals]) -> String {
@@ -173,9 +177,21 @@ mod tests {
             json!({"day": "2026-11-22", "model": "gpt-4o", "requests": 1, "hits": 1, "semantic_hits": 0, "misses": 0, "errors": 0, "cost_usd": 0, "cost_saved_usd": "0.002"}),
         ];
         let days = by_day(&rows, d("2026-11-19"), d("2026-11-22"));
-        assert_eq!(days.iter().map(|t| t.requests).collect::<Vec<_>>(), vec![0, 3, 0, 3]);
+        assert_eq!(
+            days.iter().map(|t| t.requests).collect::<Vec<_>>(),
+            vec![0, 3, 0, 3]
+        );
         let all = overall(&days);
-        assert_eq!((all.requests, all.hits, all.semantic_hits, all.misses, all.errors), (6, 2, 1, 3, 1));
+        assert_eq!(
+            (
+                all.requests,
+                all.hits,
+                all.semantic_hits,
+                all.misses,
+                all.errors
+            ),
+            (6, 2, 1, 3, 1)
+        );
         assert!((all.cost_usd - 0.003).abs() < 1e-12 && (all.cost_saved_usd - 0.006).abs() < 1e-12);
         assert!((all.hit_rate_pct() - 50.0).abs() < 1e-9);
         let models = by_model(&rows);
@@ -186,7 +202,9 @@ mod tests {
 
     #[test]
     fn svg_has_one_bar_segment_per_nonzero_outcome() {
-        let rows = vec![json!({"day": "2026-11-20", "model": "m", "requests": 3, "hits": 2, "semantic_hits": 0, "misses": 1})];
+        let rows = vec![
+            json!({"day": "2026-11-20", "model": "m", "requests": 3, "hits": 2, "semantic_hits": 0, "misses": 1}),
+        ];
         let svg = requests_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("data-day=").count(), 2);

@@ -27,7 +27,8 @@ pub enum JwtError {
 /// Checks signature, expiry, audience and role; returns the signed-in user.
 pub fn verify(token: &str, secret: &str, now_secs: u64) -> Result<User, JwtError> {
     let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
@@ -36,11 +37,15 @@ pub fn verify(token: &str, secret: &str, now_secs: u64) -> Result<User, JwtError
         return Err(JwtError::Algorithm);
     }
     let sig = B64URL.decode(s).map_err(|_| JwtError::Malformed)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| JwtError::Signature)?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| JwtError::Signature)?;
     mac.update(format!("{h}.{p}").as_bytes());
     mac.verify_slice(&sig).map_err(|_| JwtError::Signature)?;
     let claims: Value = decode(p)?;
-    let exp = claims.get("exp").and_then(Value::as_u64).ok_or(JwtError::Malformed)?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(JwtError::Malformed)?;
     if exp <= now_secs {
         return Err(JwtError::Expired);
     }
@@ -50,7 +55,10 @@ pub fn verify(token: &str, secret: &str, now_secs: u64) -> Result<User, JwtError
         _ => false,
     };
     let role_ok = claims.get("role").and_then(Value::as_str) == Some("authenticated");
-    let id = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let id = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !aud_ok || !role_ok || id.is_empty() {
         return Err(JwtError::NotAUser);
     }
@@ -90,18 +98,35 @@ mod tests {
         let good = json!({"sub": "u-1", "email": "a@b.c", "aud": "authenticated", "role": "authenticated", "exp": 2000});
         assert_eq!(
             verify(&sign(&good, SECRET), SECRET, 1000),
-            Ok(User { id: "u-1".into(), email: "a@b.c".into() })
+            Ok(User {
+                id: "u-1".into(),
+                email: "a@b.c".into()
+            })
         );
-        assert_eq!(verify(&sign(&good, SECRET), SECRET, 2000), Err(JwtError::Expired));
-        assert_eq!(verify(&sign(&good, "another-secret"), SECRET, 1000), Err(JwtError::Signature));
-        let service = json!({"role": "service_role", "exp": 2000, "aud": "authenticated", "sub": "x"});
-        assert_eq!(verify(&sign(&service, SECRET), SECRET, 1000), Err(JwtError::NotAUser));
+        assert_eq!(
+            verify(&sign(&good, SECRET), SECRET, 2000),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            verify(&sign(&good, "another-secret"), SECRET, 1000),
+            Err(JwtError::Signature)
+        );
+        let service =
+            json!({"role": "service_role", "exp": 2000, "aud": "authenticated", "sub": "x"});
+        assert_eq!(
+            verify(&sign(&service, SECRET), SECRET, 1000),
+            Err(JwtError::NotAUser)
+        );
         let t = sign(&good, SECRET);
         let forged_claims = B64URL.encode(good.to_string().replace("u-1", "u-2"));
         let parts: Vec<&str> = t.split('.').collect();
         let tampered = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
         assert_eq!(verify(&tampered, SECRET, 1000), Err(JwtError::Signature));
-        let none_alg = format!("{}.{}.", B64URL.encode(br#"{"alg":"none"}"#), t.split('.').nth(1).unwrap());
+        let none_alg = format!(
+            "{}.{}.",
+            B64URL.encode(br#"{"alg":"none"}"#),
+            t.split('.').nth(1).unwrap()
+        );
         assert_eq!(verify(&none_alg, SECRET, 1000), Err(JwtError::Algorithm));
         assert_eq!(verify("not a jwt", SECRET, 1000), Err(JwtError::Malformed));
     }

@@ -3,7 +3,9 @@
 //! build and are unit tested natively; the Worker glue in `app` does the I/O.
 
 pub mod charts;
+pub mod emails;
 pub mod jwt;
+pub mod stripe;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]

@@ -12,6 +12,8 @@ pub struct ProjectView {
     pub semantic_cache_enabled: bool,
     pub similarity_threshold: f64,
     pub cache_ttl_secs: u64,
+    pub subscription_status: String,
+    pub has_billing_customer: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -91,7 +93,10 @@ fn document(title: &str, email: Option<&str>, body: AnyView) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn messages(notice: Option<String>, error: Option<String>) -> impl IntoView {
@@ -148,7 +153,19 @@ fn usd(v: f64) -> String {
 }
 
 pub fn project_page(page: ProjectPage) -> String {
-    let ProjectPage { email, project: p, keys, provider_keys, new_key, notice, error, days, models, plan_usage, proxy_url } = page;
+    let ProjectPage {
+        email,
+        project: p,
+        keys,
+        provider_keys,
+        new_key,
+        notice,
+        error,
+        days,
+        models,
+        plan_usage,
+        proxy_url,
+    } = page;
     let total = charts::overall(&days);
     let svg = charts::requests_svg(&days);
     let id = p.id.clone();
@@ -232,6 +249,19 @@ pub fn project_page(page: ProjectPage) -> String {
                 <button type="submit">"Add or replace"</button>
             </form>
         </section>
+        <section id="billing">
+            <h2>"Billing"</h2>
+            <p id="billing-plan">{format!("Plan: {}{}", p.plan, if p.subscription_status.is_empty() { String::new() } else { format!(" ({})", p.subscription_status) })}</p>
+            <form class="inline" method="post" action=action("/billing/checkout")>
+                <input type="hidden" name="plan" value="starter"/><button type="submit">"Upgrade to Starter ($29/month)"</button>
+            </form>
+            <form class="inline" method="post" action=action("/billing/checkout")>
+                <input type="hidden" name="plan" value="pro"/><button type="submit">"Upgrade to Pro ($99/month)"</button>
+            </form>
+            {p.has_billing_customer.then(|| view! {
+                <form class="inline" method="post" action=action("/billing/portal")><button type="submit">"Manage billing"</button></form>
+            })}
+        </section>
         <section id="settings">
             <h2>"Cache settings"</h2>
             <form method="post" action=action("/settings")>
@@ -312,12 +342,34 @@ mod tests {
     fn project_page_shows_key_once_masks_and_charts() {
         let mut page = ProjectPage {
             email: "a@b.c".into(),
-            project: ProjectView { id: "p1".into(), name: "Demo <app>".into(), plan: "free".into(), semantic_cache_enabled: true, similarity_threshold: 0.95, cache_ttl_secs: 3600 },
-            keys: vec![KeyView { id: "k1".into(), prefix: "lgw_proj_AbCd".into(), kind: "live".into(), ..Default::default() }],
-            provider_keys: vec![ProviderKeyView { provider: "openai".into(), hint: "sk-...wxyz".into(), ..Default::default() }],
+            project: ProjectView {
+                id: "p1".into(),
+                name: "Demo <app>".into(),
+                plan: "free".into(),
+                semantic_cache_enabled: true,
+                similarity_threshold: 0.95,
+                cache_ttl_secs: 3600,
+                ..Default::default()
+            },
+            keys: vec![KeyView {
+                id: "k1".into(),
+                prefix: "lgw_proj_AbCd".into(),
+                kind: "live".into(),
+                ..Default::default()
+            }],
+            provider_keys: vec![ProviderKeyView {
+                provider: "openai".into(),
+                hint: "sk-...wxyz".into(),
+                ..Default::default()
+            }],
             new_key: Some("lgw_proj_SECRETSECRETSECRETSECRETSECRET12".into()),
             proxy_url: "http://localhost:8787".into(),
-            plan_usage: PlanUsage { plan: "free".into(), monthly_requests: 10000, requests_this_month: 5, percent_used: 0.05 },
+            plan_usage: PlanUsage {
+                plan: "free".into(),
+                monthly_requests: 10000,
+                requests_this_month: 5,
+                percent_used: 0.05,
+            },
             ..Default::default()
         };
         let html = project_page(page.clone());
