@@ -160,6 +160,60 @@ pub fn requests_svg(days: &[Totals]) -> String {
     svg
 }
 
+/// Paired bars per day: what was spent upstream and what the cache saved (USD).
+pub fn cost_svg(days: &[Totals]) -> String {
+    let (w, h, pad, bottom) = (720.0, 180.0, 36.0, 28.0);
+    let max = days
+        .iter()
+        .map(|d| d.cost_usd.max(d.cost_saved_usd))
+        .fold(0.0_f64, f64::max);
+    let top = if max > 0.0 { max } else { 1.0 };
+    let slot = (w - pad) / days.len().max(1) as f64;
+    let bar = (slot * 0.35).max(1.5);
+    let scale = (h - bottom - 16.0) / top;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Cost and cost saved per day (USD)">"#
+    );
+    svg.push_str(&format!(
+        r##"<text x="0" y="12" font-size="10" fill="#495057">${max:.4}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
+        h - bottom,
+        h - bottom
+    ));
+    for (i, d) in days.iter().enumerate() {
+        let x = pad + i as f64 * slot + slot * 0.15;
+        for (j, (label, color, v)) in [("spent", "#e8590c", d.cost_usd), ("saved", "#2f9e44", d.cost_saved_usd)].into_iter().enumerate() {
+            if v <= 0.0 {
+                continue;
+            }
+            let bh = v * scale;
+            svg.push_str(&format!(
+                r#"<rect x="{:.1}" y="{:.1}" width="{bar:.1}" height="{bh:.1}" fill="{color}" data-day="{}" data-kind="{label}" data-usd="{v:.8}"><title>{} {label}: ${v:.6}</title></rect>"#,
+                x + j as f64 * bar,
+                h - bottom - bh,
+                d.key,
+                d.key
+            ));
+        }
+        if i % ((days.len() / 7).max(1)) == 0 {
+            svg.push_str(&format!(
+                r##"<text x="{:.1}" y="{}" font-size="10" fill="#495057" text-anchor="middle">{}</text>"##,
+                x + bar,
+                h - 10.0,
+                &d.key[5..]
+            ));
+        }
+    }
+    for (i, (label, color)) in [("spent upstream", "#e8590c"), ("saved by cache", "#2f9e44")].iter().enumerate() {
+        let x = w - 260.0 + i as f64 * 130.0;
+        svg.push_str(&format!(
+            r##"<rect x="{x}" y="2" width="10" height="10" fill="{color}"/><text x="{}" y="11" font-size="11" fill="#212529">{label}</text>"##,
+            x + 14.0
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +265,14 @@ mod tests {
         assert!(svg.contains(r#"data-kind="HIT" data-count="2""#));
         assert!(svg.contains(r#"data-kind="MISS" data-count="1""#));
         assert!(!svg.contains(r#"data-kind="HIT-SEMANTIC" data-count"#));
+    }
+
+    #[test]
+    fn cost_svg_pairs_spent_and_saved() {
+        let rows = vec![json!({"day": "2026-11-20", "model": "m", "requests": 2, "cost_usd": 0.002, "cost_saved_usd": 0.004})];
+        let svg = cost_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
+        assert!(svg.contains(r#"data-kind="spent" data-usd="0.00200000""#));
+        assert!(svg.contains(r#"data-kind="saved" data-usd="0.00400000""#));
+        assert_eq!(svg.matches("data-day=").count(), 2, "no bars on an empty day");
     }
 }

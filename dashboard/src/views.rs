@@ -168,6 +168,7 @@ pub fn project_page(page: ProjectPage) -> String {
     } = page;
     let total = charts::overall(&days);
     let svg = charts::requests_svg(&days);
+    let cost_svg = charts::cost_svg(&days);
     let id = p.id.clone();
     let action = move |path: &str| format!("/projects/{id}{path}");
     let pct = plan_usage.percent_used.min(100.0);
@@ -188,7 +189,10 @@ pub fn project_page(page: ProjectPage) -> String {
             <div class="stat"><b id="stat-hit-rate">{format!("{:.1}%", total.hit_rate_pct())}</b>"cache hit rate"</div>
             <div class="stat"><b id="stat-cost">{usd(total.cost_usd)}</b>"spent upstream"</div>
             <div class="stat"><b id="stat-saved">{usd(total.cost_saved_usd)}</b>"saved by the cache"</div>
+            <h3>"Requests by cache outcome"</h3>
             <div id="requests-chart" inner_html=svg></div>
+            <h3>"Cost and cost saved"</h3>
+            <div id="cost-chart" inner_html=cost_svg></div>
             <table id="models">
                 <thead><tr><th>"Model"</th><th>"Requests"</th><th>"HIT"</th><th>"HIT-SEMANTIC"</th><th>"MISS"</th><th>"Errors"</th><th>"Cost"</th><th>"Saved"</th></tr></thead>
                 <tbody>

@@ -65,6 +65,8 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal(await page.locator('#requests-chart rect[data-kind="HIT"]').getAttribute('data-count'), '1');
     assert.equal(await page.locator('#requests-chart rect[data-kind="MISS"]').getAttribute('data-count'), '1');
     assert.match(await page.textContent('#models'), /openai\/gpt-4o-mini/);
+    assert.ok(Number(await page.locator('#cost-chart rect[data-kind="spent"]').getAttribute('data-usd')) > 0);
+    assert.ok(Number(await page.locator('#cost-chart rect[data-kind="saved"]').getAttribute('data-usd')) > 0);
     assert.match(await page.textContent('#plan-usage'), /Plan free: 2 of 10000 requests this month/);
     await shot(page, '03-usage');
 
@@ -77,6 +79,21 @@ describe('dashboard (headless Chromium)', () => {
     assert.ok(!(await page.content()).includes('sk-browser-test-secret-9876'));
     assert.match(sql(`select encrypted_key from provider_keys where project_id = '${projectId}'`), /^v1:/);
 
+    // Replace shows the new mask; remove deletes it.
+    await page.fill('input[name=key]', 'sk-browser-test-secret-5555');
+    await page.click('text=Add or replace');
+    await page.waitForSelector('text=Provider key saved.');
+    assert.match(await page.textContent('#provider-keys'), /sk-\.\.\.5555/);
+    assert.equal(sql(`select count(*) from provider_keys where project_id = '${projectId}'`), '1');
+    await page.click('#provider-keys button:has-text("Remove")');
+    await page.waitForSelector('text=Provider key removed.');
+    assert.equal(sql(`select count(*) from provider_keys where project_id = '${projectId}'`), '0');
+
+    // Test keys.
+    await page.selectOption('select[name=kind]', 'test');
+    await page.click('text=Create key');
+    assert.match((await page.textContent('#new-key')).trim(), /^lgw_test_[A-Za-z0-9]{32}$/);
+
     // Cache settings reach the proxy's lookup view.
     await page.uncheck('input[name=semantic]');
     await page.fill('input[name=threshold]', '0.9');
@@ -86,7 +103,7 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal(sql(`select semantic_cache_enabled || '|' || similarity_threshold || '|' || cache_ttl_secs from projects where id = '${projectId}'`), 'false|0.9|600');
 
     // Revoking the key stops it at the proxy (after the proxy's short auth cache).
-    await page.click('#keys button:has-text("Revoke")');
+    await page.click('#keys tr:has-text("live") button:has-text("Revoke")');
     await page.waitForSelector('text=Key revoked.');
     await shot(page, '04-revoked');
     await eventually(async () => (await chat(key, unique('after revoke'))).status === 401, { timeoutMs: 8000, what: 'revoked key refused' });
@@ -103,7 +120,23 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal(peek.status(), 404);
     const tamper = await other.request.post(`${projectUrl}/rename`, { form: { name: 'hijacked' } });
     assert.equal(tamper.status(), 404);
-    assert.equal(sql(`select name from projects where id = '${projectId}'`), 'Browser project');
+    assert.equal(sql(`select name from projects where id = '${projectId}'`), 'Browser project', 'the other user could not rename it');
+
+    // Rename, then create and delete a second project.
+    await page.fill('#project-admin input[name=name]', 'Renamed project');
+    await page.click('text=Rename');
+    await page.waitForSelector('text=Project renamed.');
+    assert.equal(await page.textContent('#project-name'), 'Renamed project');
+    await page.goto(`${h.stack.dashboardUrl}/projects`);
+    await page.fill('#name', 'Short-lived');
+    await page.click('text=Create project');
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
+    const doomed = page.url().split('/').pop();
+    await page.click('text=Delete project');
+    await page.waitForURL(/\/projects$/);
+    assert.ok(!(await page.textContent('#projects')).includes('Short-lived'));
+    assert.match(await page.textContent('#projects'), /Renamed project/);
+    assert.equal(sql(`select count(*) from projects where id = '${doomed}'`), '0');
 
     // Sign out ends the session.
     await page.click('text=Sign out');
