@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the local stack needs on a fresh machine, idempotently:
-# Debian packages (Redis, PostgreSQL 15, Debian's rustc with std sources), a wasm32 std built from
+# Debian packages (Redis, PostgreSQL 15, Chromium, Debian's rustc with std sources), a wasm32 std built from
 # source when no wasm32 target is installed (see ../shared/notes/toolchain.md), wasm-bindgen-cli
 # matching Cargo.lock, worker-build, the PostgREST-compatible server, and the npm packages.
 set -euo pipefail
@@ -16,6 +16,8 @@ need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null || need_apt+=(postgresql-client)
+# Headless Chromium for the dashboard's browser tests (or point CHROMIUM_PATH at another build).
+[ -n "${CHROMIUM_PATH:-}" ] || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
   [ -x /usr/bin/rustc ] || need_apt+=(rustc-web cargo-web)
   [ -d /usr/lib/rustlib/src/rust/library ] || need_apt+=(rust-web-src)
