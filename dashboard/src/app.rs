@@ -210,22 +210,9 @@ async fn rest_status(
     .await
 }
 
-/// Supabase REST as the service role (the dashboard's server side).
+/// Supabase REST as the service role (the dashboard's server side); non-2xx is an error.
 async fn rest(cfg: &Cfg, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-    let auth = format!("Bearer {}", cfg.service_key);
-    let url = format!("{}/rest/v1/{path}", cfg.supabase_url);
-    let (status, value) = send(
-        &url,
-        method,
-        &[
-            ("apikey", &cfg.service_key),
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-            ("prefer", "return=representation"),
-        ],
-        body.map(|b| b.to_string()),
-    )
-    .await?;
+    let (status, value) = rest_status(cfg, method, path, body).await?;
     if status >= 300 {
         return Err(worker::Error::RustError(format!(
             "supabase {path}: HTTP {status} {value}"

@@ -149,15 +149,20 @@ pub fn requests_svg(days: &[Totals]) -> String {
             ));
         }
     }
-    for (i, (label, color)) in COLORS.iter().enumerate() {
-        let x = w - 330.0 + i as f64 * 110.0;
+    legend(&mut svg, &COLORS, w - 330.0, 110.0);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Colour keys across the top right of a chart.
+fn legend(svg: &mut String, items: &[(&str, &str)], x0: f64, step: f64) {
+    for (i, (label, color)) in items.iter().enumerate() {
+        let x = x0 + i as f64 * step;
         svg.push_str(&format!(
             r##"<rect x="{x}" y="2" width="10" height="10" fill="{color}"/><text x="{}" y="11" font-size="11" fill="#212529">{label}</text>"##,
             x + 14.0
         ));
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// Paired bars per day: what was spent upstream and what the cache saved (USD).
@@ -181,7 +186,13 @@ pub fn cost_svg(days: &[Totals]) -> String {
     ));
     for (i, d) in days.iter().enumerate() {
         let x = pad + i as f64 * slot + slot * 0.15;
-        for (j, (label, color, v)) in [("spent", "#e8590c", d.cost_usd), ("saved", "#2f9e44", d.cost_saved_usd)].into_iter().enumerate() {
+        for (j, (label, color, v)) in [
+            ("spent", "#e8590c", d.cost_usd),
+            ("saved", "#2f9e44", d.cost_saved_usd),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             if v <= 0.0 {
                 continue;
             }
@@ -203,13 +214,12 @@ pub fn cost_svg(days: &[Totals]) -> String {
             ));
         }
     }
-    for (i, (label, color)) in [("spent upstream", "#e8590c"), ("saved by cache", "#2f9e44")].iter().enumerate() {
-        let x = w - 260.0 + i as f64 * 130.0;
-        svg.push_str(&format!(
-            r##"<rect x="{x}" y="2" width="10" height="10" fill="{color}"/><text x="{}" y="11" font-size="11" fill="#212529">{label}</text>"##,
-            x + 14.0
-        ));
-    }
+    legend(
+        &mut svg,
+        &[("spent upstream", "#e8590c"), ("saved by cache", "#2f9e44")],
+        w - 260.0,
+        130.0,
+    );
     svg.push_str("</svg>");
     svg
 }
@@ -269,10 +279,16 @@ mod tests {
 
     #[test]
     fn cost_svg_pairs_spent_and_saved() {
-        let rows = vec![json!({"day": "2026-11-20", "model": "m", "requests": 2, "cost_usd": 0.002, "cost_saved_usd": 0.004})];
+        let rows = vec![
+            json!({"day": "2026-11-20", "model": "m", "requests": 2, "cost_usd": 0.002, "cost_saved_usd": 0.004}),
+        ];
         let svg = cost_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
         assert!(svg.contains(r#"data-kind="spent" data-usd="0.00200000""#));
         assert!(svg.contains(r#"data-kind="saved" data-usd="0.00400000""#));
-        assert_eq!(svg.matches("data-day=").count(), 2, "no bars on an empty day");
+        assert_eq!(
+            svg.matches("data-day=").count(),
+            2,
+            "no bars on an empty day"
+        );
     }
 }
