@@ -15,6 +15,9 @@ use worker::{
 };
 
 const SESSION_COOKIE: &str = "wl_session";
+/// Supabase Auth refresh token: renews the session when the access token expires.
+const REFRESH_COOKIE: &str = "wl_refresh";
+const REFRESH_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
 /// Carries a just-created key from the POST to the page that shows it once (Post/Redirect/Get, so a
 /// reload never creates a second key and the key never appears in a URL).
 const NEW_KEY_COOKIE: &str = "wl_new_key";
@@ -244,13 +247,74 @@ fn n(v: &Value, k: &str) -> f64 {
     }
 }
 
-/// Signs in or up through Supabase Auth; returns (access token, lifetime) or a message to show.
+/// A Supabase Auth session as the dashboard keeps it (two HttpOnly cookies).
+struct Session {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+}
+
+impl Session {
+    fn from_json(v: &Value) -> Option<Session> {
+        Some(Session {
+            access_token: v.get("access_token")?.as_str()?.to_string(),
+            refresh_token: v
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            expires_in: v.get("expires_in").and_then(Value::as_u64).unwrap_or(3600),
+        })
+    }
+
+    /// Adds the Set-Cookie headers for this session to a response.
+    fn set_cookies(&self, resp: &mut Response, secure: bool) -> Result<()> {
+        let secure = if secure { "; Secure" } else { "" };
+        let h = resp.headers_mut();
+        h.append(
+            "set-cookie",
+            &format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                self.access_token, self.expires_in
+            ),
+        )?;
+        h.append("set-cookie", &format!("{REFRESH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={REFRESH_MAX_AGE_SECS}{secure}", self.refresh_token))?;
+        Ok(())
+    }
+}
+
+/// Exchanges the refresh cookie for a new session when the access token has expired.
+async fn refresh_session(req: &Request, cfg: &Cfg) -> Result<Option<(jwt::User, Session)>> {
+    let Some(refresh) = cookie(req, REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    let (status, v) = send(
+        &format!(
+            "{}/auth/v1/token?grant_type=refresh_token",
+            cfg.supabase_url
+        ),
+        Method::Post,
+        &[
+            ("apikey", &cfg.anon_key),
+            ("content-type", "application/json"),
+        ],
+        Some(json!({ "refresh_token": refresh }).to_string()),
+    )
+    .await?;
+    let session = Session::from_json(&v).filter(|_| status == 200);
+    Ok(session.and_then(|s| {
+        let user = jwt::verify(&s.access_token, &cfg.jwt_secret, now_ms() / 1000).ok()?;
+        Some((user, s))
+    }))
+}
+
+/// Signs in or up through Supabase Auth; returns the session or a message to show.
 async fn authenticate(
     cfg: &Cfg,
     email: &str,
     password: &str,
     signup: bool,
-) -> Result<std::result::Result<(String, u64), String>> {
+) -> Result<std::result::Result<Session, String>> {
     let path = if signup {
         "signup"
     } else {
@@ -268,9 +332,8 @@ async fn authenticate(
     )
     .await?;
     if status == 200 {
-        if let Some(token) = v.get("access_token").and_then(Value::as_str) {
-            let ttl = v.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
-            return Ok(Ok((token.to_string(), ttl)));
+        if let Some(session) = Session::from_json(&v) {
+            return Ok(Ok(session));
         }
         return Ok(Err(
             "Check your email to confirm your account, then sign in.".into(),
@@ -313,12 +376,9 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
             return match authenticate(cfg, &email, &password, field(&form, "action") == "signup")
                 .await?
             {
-                Ok((token, ttl)) => {
+                Ok(session) => {
                     let mut r = redirect("/projects")?;
-                    r.headers_mut().set(
-                        "set-cookie",
-                        &format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{}", if secure { "; Secure" } else { "" }),
-                    )?;
+                    session.set_cookies(&mut r, secure)?;
                     Ok(r)
                 }
                 Err(msg) => html(400, views::login_page(Some(msg))),
@@ -337,21 +397,42 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
                 .await;
             }
             let mut r = redirect("/login")?;
-            r.headers_mut().set(
-                "set-cookie",
-                &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-            )?;
+            for name in [SESSION_COOKIE, REFRESH_COOKIE] {
+                r.headers_mut().append(
+                    "set-cookie",
+                    &format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+                )?;
+            }
             return Ok(r);
         }
         _ => {}
     }
 
-    // Everything below needs a signed-in user.
-    let Some(user) = current_user(&req, cfg) else {
-        return redirect("/login");
+    // Everything below needs a signed-in user; an expired access token is renewed with the
+    // refresh cookie (and the new cookies sent with whatever the page answers).
+    let (user, renewed) = match current_user(&req, cfg) {
+        Some(user) => (user, None),
+        None => match refresh_session(&req, cfg).await? {
+            Some((user, session)) => (user, Some(session)),
+            None => return redirect("/login"),
+        },
     };
+    let mut resp = signed_in(&mut req, cfg, &user, &method, &segments).await?;
+    if let Some(session) = renewed {
+        session.set_cookies(&mut resp, secure)?;
+    }
+    Ok(resp)
+}
+
+async fn signed_in(
+    req: &mut Request,
+    cfg: &Cfg,
+    user: &jwt::User,
+    method: &Method,
+    segments: &[&str],
+) -> Result<Response> {
     let uid = user.id.clone();
-    match (&method, segments.as_slice()) {
+    match (method, segments) {
         (Method::Get, []) => redirect("/projects"),
         (Method::Get, ["projects"]) => {
             let list = rows(
@@ -414,7 +495,7 @@ async fn route(mut req: Request, cfg: &Cfg) -> Result<Response> {
                 return html(404, "<!DOCTYPE html><h1>Not found</h1><p><a href=\"/projects\">Your projects</a></p>".into());
             };
             let rest_path: Vec<String> = rest_path.iter().map(|s| s.to_string()).collect();
-            project_action(&mut req, cfg, &user, &project, &pid, &method, &rest_path).await
+            project_action(req, cfg, user, &project, &pid, method, &rest_path).await
         }
         _ => html(404, "<!DOCTYPE html><h1>Not found</h1>".into()),
     }
@@ -453,7 +534,13 @@ async fn project_action(
             });
             let new_key = cookie(req, NEW_KEY_COOKIE).filter(|k| api_key::parse_key(k).is_ok());
             let shown = new_key.is_some();
-            let mut resp = render_project(
+            let model = req
+                .url()?
+                .query_pairs()
+                .find(|(k, _)| k == "model")
+                .map(|(_, v)| v.to_string())
+                .filter(|m| !m.is_empty());
+            let mut resp = render_project_for_model(
                 cfg,
                 user,
                 project,
@@ -461,6 +548,7 @@ async fn project_action(
                 new_key,
                 notice.map(str::to_string),
                 None,
+                model,
             )
             .await?;
             if shown {
@@ -891,6 +979,21 @@ async fn render_project(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response> {
+    render_project_for_model(cfg, user, project, pid, new_key, notice, error, None).await
+}
+
+/// The project page; with `model`, the charts show that model only (the table shows all).
+#[allow(clippy::too_many_arguments)]
+async fn render_project_for_model(
+    cfg: &Cfg,
+    user: &jwt::User,
+    project: &Value,
+    pid: &str,
+    new_key: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    model: Option<String>,
+) -> Result<Response> {
     let keys = rows(rest(cfg, Method::Get, &format!("api_keys?project_id=eq.{pid}&select=id,key_prefix,kind,name,revoked,created_at&order=created_at"), None).await?);
     let provider_keys = rows(rest(cfg, Method::Get, &format!("provider_keys?project_id=eq.{pid}&select=provider,key_hint,updated_at&order=provider"), None).await?);
     let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
@@ -954,8 +1057,17 @@ async fn render_project(
         new_key,
         notice,
         error,
-        days: charts::by_day(&usage, from, today),
+        days: charts::by_day(
+            &usage
+                .iter()
+                .filter(|r| model.as_deref().is_none_or(|m| r["model"] == m))
+                .cloned()
+                .collect::<Vec<_>>(),
+            from,
+            today,
+        ),
         models: charts::by_model(&usage),
+        model_filter: model,
         plan_usage: PlanUsage {
             plan: s(&plan, "plan"),
             monthly_requests: n(&plan, "monthly_requests") as u64,

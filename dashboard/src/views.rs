@@ -56,6 +56,8 @@ pub struct ProjectPage {
     pub models: Vec<Totals>,
     pub plan_usage: PlanUsage,
     pub proxy_url: String,
+    /// The model the charts are narrowed to, if any.
+    pub model_filter: Option<String>,
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#212529;background:#f8f9fa}\
@@ -165,7 +167,9 @@ pub fn project_page(page: ProjectPage) -> String {
         models,
         plan_usage,
         proxy_url,
+        model_filter,
     } = page;
+    let project_path = format!("/projects/{}", p.id);
     let total = charts::overall(&days);
     let svg = charts::requests_svg(&days);
     let cost_svg = charts::cost_svg(&days);
@@ -184,7 +188,11 @@ pub fn project_page(page: ProjectPage) -> String {
             </section>
         })}
         <section id="usage">
-            <h2>"Usage, last 14 days"</h2>
+            <h2 id="usage-title">{match &model_filter {
+                Some(m) => format!("Usage, last 14 days: {m}"),
+                None => "Usage, last 14 days".to_string(),
+            }}</h2>
+            {model_filter.is_some().then(|| view! { <p><a id="all-models" href=project_path.clone()>"Show all models"</a></p> })}
             <div class="stat"><b id="stat-requests">{total.requests}</b>"requests"</div>
             <div class="stat"><b id="stat-hit-rate">{format!("{:.1}%", total.hit_rate_pct())}</b>"cache hit rate"</div>
             <div class="stat"><b id="stat-cost">{usd(total.cost_usd)}</b>"spent upstream"</div>
@@ -196,8 +204,11 @@ pub fn project_page(page: ProjectPage) -> String {
             <table id="models">
                 <thead><tr><th>"Model"</th><th>"Requests"</th><th>"HIT"</th><th>"HIT-SEMANTIC"</th><th>"MISS"</th><th>"Errors"</th><th>"Cost"</th><th>"Saved"</th></tr></thead>
                 <tbody>
-                    {models.into_iter().map(|m| view! {
-                        <tr><td>{m.key}</td><td>{m.requests}</td><td>{m.hits}</td><td>{m.semantic_hits}</td><td>{m.misses}</td><td>{m.errors}</td><td>{usd(m.cost_usd)}</td><td>{usd(m.cost_saved_usd)}</td></tr>
+                    {models.into_iter().map(|m| {
+                        let href = format!("{project_path}?model={}", form_urlencoded::byte_serialize(m.key.as_bytes()).collect::<String>());
+                        view! {
+                        <tr><td><a href=href>{m.key}</a></td><td>{m.requests}</td><td>{m.hits}</td><td>{m.semantic_hits}</td><td>{m.misses}</td><td>{m.errors}</td><td>{usd(m.cost_usd)}</td><td>{usd(m.cost_saved_usd)}</td></tr>
+                    }
                     }).collect_view()}
                 </tbody>
             </table>
@@ -384,7 +395,12 @@ mod tests {
         assert!(html.contains("Plan free: 5 of 10000 requests this month (0.05%)"));
         assert!(html.contains("<svg"));
         page.new_key = None;
-        assert!(!project_page(page).contains("SECRETSECRET"), "shown once");
+        assert!(!project_page(page.clone()).contains("SECRETSECRET"), "shown once");
+        page.models = vec![Totals { key: "openai/gpt-4o".into(), requests: 1, ..Default::default() }];
+        assert!(project_page(page.clone()).contains(r#"href="/projects/p1?model=openai%2Fgpt-4o""#));
+        page.model_filter = Some("openai/gpt-4o".into());
+        let filtered = project_page(page);
+        assert!(filtered.contains("Usage, last 14 days: openai/gpt-4o") && filtered.contains(r#"id="all-models""#));
     }
 
     #[test]

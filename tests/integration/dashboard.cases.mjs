@@ -9,6 +9,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { chat, eventually, h, sql, unique } from './harness.mjs';
 import { ROOT } from '../../tools/stack.mjs';
+import { signJwt } from '../../tools/lib/crypto.mjs';
 
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -69,6 +70,15 @@ describe('dashboard (headless Chromium)', () => {
     assert.ok(Number(await page.locator('#cost-chart rect[data-kind="saved"]').getAttribute('data-usd')) > 0);
     assert.match(await page.textContent('#plan-usage'), /Plan free: 2 of 10000 requests this month/);
     await shot(page, '03-usage');
+
+    // Per model: the table links narrow the charts to one model.
+    await page.click('#models a:has-text("openai/gpt-4o-mini")');
+    await page.waitForURL(/\?model=openai%2Fgpt-4o-mini$/);
+    assert.equal(await page.textContent('#usage-title'), 'Usage, last 14 days: openai/gpt-4o-mini');
+    assert.equal(await page.textContent('#stat-requests'), '2');
+    await page.goto(`${projectUrl}?model=no-such-model`);
+    assert.equal(await page.textContent('#stat-requests'), '0');
+    await page.click('#all-models');
 
     // BYOK: stored encrypted, shown masked.
     await page.selectOption('select[name=provider]', 'openai');
@@ -166,6 +176,35 @@ describe('dashboard (headless Chromium)', () => {
     await page.fill('#password', 'first password');
     await page.click('button[value=signin]');
     await page.waitForURL(/\/projects$/);
+  });
+
+  test('an expired session is renewed with the refresh token; without one, back to sign-in', async () => {
+    const email = `${unique('refresh').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
+    const r = await fetch(`${h.stack.supabaseUrl}/auth/v1/signup`, { method: 'POST', headers: { apikey: h.stack.keys.anon, 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'refresh password' }) });
+    const session = await r.json();
+    const claims = JSON.parse(Buffer.from(session.access_token.split('.')[1], 'base64url').toString());
+    const expired = signJwt({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, h.stack.jwtSecret);
+    const url = new URL(h.stack.dashboardUrl);
+    const ctx = await browser.newContext();
+    await ctx.addCookies([
+      { name: 'wl_session', value: expired, domain: url.hostname, path: '/' },
+      { name: 'wl_refresh', value: session.refresh_token, domain: url.hostname, path: '/' },
+    ]);
+    const page = await ctx.newPage();
+    await page.goto(`${h.stack.dashboardUrl}/projects`);
+    assert.match(page.url(), /\/projects$/, 'still signed in');
+    assert.equal(await page.textContent('#user-email'), email);
+    const renewed = (await ctx.cookies()).find((c) => c.name === 'wl_session').value;
+    assert.notEqual(renewed, expired);
+    assert.ok(JSON.parse(Buffer.from(renewed.split('.')[1], 'base64url').toString()).exp > Date.now() / 1000);
+    await ctx.close();
+
+    const noRefresh = await browser.newContext();
+    await noRefresh.addCookies([{ name: 'wl_session', value: expired, domain: url.hostname, path: '/' }]);
+    const p2 = await noRefresh.newPage();
+    await p2.goto(`${h.stack.dashboardUrl}/projects`);
+    assert.match(p2.url(), /\/login$/);
+    await noRefresh.close();
   });
 
   test('a forged session cookie is refused', async () => {
