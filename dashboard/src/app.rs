@@ -117,6 +117,14 @@ fn html(status: u16, body: String) -> Result<Response> {
     h.set("content-type", "text/html; charset=utf-8")?;
     h.set("cache-control", "no-store")?;
     h.set("x-frame-options", "DENY")?;
+    // No scripts at all; forms post here (and may be redirected on to Stripe).
+    h.set(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         form-action 'self' https://checkout.stripe.com https://billing.stripe.com; \
+         frame-ancestors 'none'; base-uri 'none'",
+    )?;
+    h.set("referrer-policy", "same-origin")?;
     Ok(Response::ok(body)?.with_status(status).with_headers(h))
 }
 
@@ -580,6 +588,18 @@ async fn project_action(
             back("renamed")
         }
         (Method::Post, ["delete"]) => {
+            if field(&req.form_data().await?, "confirm") != "yes" {
+                return render_project(
+                    cfg,
+                    user,
+                    project,
+                    pid,
+                    None,
+                    None,
+                    Some("Tick the box to confirm deleting the project.".into()),
+                )
+                .await;
+            }
             rest(
                 cfg,
                 Method::Delete,

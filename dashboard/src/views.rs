@@ -293,6 +293,7 @@ pub fn project_page(page: ProjectPage) -> String {
                 <button type="submit">"Rename"</button>
             </form>
             <form method="post" action=action("/delete")>
+                <label><input type="checkbox" name="confirm" value="yes" required=true/>" I understand this deletes the project, its keys and its usage history."</label>
                 <button type="submit">"Delete project"</button>
             </form>
         </section>
@@ -395,12 +396,22 @@ mod tests {
         assert!(html.contains("Plan free: 5 of 10000 requests this month (0.05%)"));
         assert!(html.contains("<svg"));
         page.new_key = None;
-        assert!(!project_page(page.clone()).contains("SECRETSECRET"), "shown once");
-        page.models = vec![Totals { key: "openai/gpt-4o".into(), requests: 1, ..Default::default() }];
+        assert!(
+            !project_page(page.clone()).contains("SECRETSECRET"),
+            "shown once"
+        );
+        page.models = vec![Totals {
+            key: "openai/gpt-4o".into(),
+            requests: 1,
+            ..Default::default()
+        }];
         assert!(project_page(page.clone()).contains(r#"href="/projects/p1?model=openai%2Fgpt-4o""#));
         page.model_filter = Some("openai/gpt-4o".into());
         let filtered = project_page(page);
-        assert!(filtered.contains("Usage, last 14 days: openai/gpt-4o") && filtered.contains(r#"id="all-models""#));
+        assert!(
+            filtered.contains("Usage, last 14 days: openai/gpt-4o")
+                && filtered.contains(r#"id="all-models""#)
+        );
     }
 
     #[test]

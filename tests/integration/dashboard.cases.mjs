@@ -142,6 +142,11 @@ describe('dashboard (headless Chromium)', () => {
     await page.click('text=Create project');
     await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
     const doomed = page.url().split('/').pop();
+    const unconfirmed = await page.request.post(`${page.url()}/delete`, { form: {} });
+    assert.match(await unconfirmed.text(), /Tick the box to confirm/);
+    assert.equal(sql(`select count(*) from projects where id = '${doomed}'`), '1', 'not deleted without confirmation');
+    assert.match((await page.goto(page.url())).headers()['content-security-policy'], /default-src 'none'/);
+    await page.check('#project-admin input[name=confirm]');
     await page.click('text=Delete project');
     await page.waitForURL(/\/projects$/);
     assert.ok(!(await page.textContent('#projects')).includes('Short-lived'));
