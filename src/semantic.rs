@@ -95,6 +95,57 @@ pub fn text_query(original: &str, scope: String) -> SemanticQuery {
     }
 }
 
+/// Which embedder produced a query's vector. Vectors from different embedders live in different
+/// spaces, so the embedder is part of the scope: their buckets never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Embedder {
+    /// In the Worker, no network call, no cost (`embedding.rs`).
+    Local,
+    /// The OpenAI `/v1/embeddings` API with the project's own key (`text-embedding-3-small`,
+    /// 256 dimensions).
+    OpenAi,
+}
+
+impl Embedder {
+    pub fn from_setting(setting: &str) -> Embedder {
+        match setting {
+            "openai" => Embedder::OpenAi,
+            _ => Embedder::Local,
+        }
+    }
+}
+
+/// The hosted embedding model and its request body (`dimensions` matches the LSH planes).
+pub const OPENAI_EMBEDDING_MODEL: &str = "text-embedding-3-small";
+
+pub fn hosted_embedding_request(q: &SemanticQuery) -> Value {
+    serde_json::json!({"model": OPENAI_EMBEDDING_MODEL, "input": q.normalized, "dimensions": DIM, "encoding_format": "float"})
+}
+
+/// Puts a hosted embedding (an OpenAI `/v1/embeddings` answer) in place of the local vector and
+/// moves the query into that embedder's scope. None when the answer is unusable.
+pub fn with_hosted_vector(q: &SemanticQuery, answer: &Value) -> Option<SemanticQuery> {
+    let values = answer.get("data")?.get(0)?.get("embedding")?.as_array()?;
+    if values.len() != DIM {
+        return None;
+    }
+    let mut vector = [0f32; DIM];
+    for (x, v) in vector.iter_mut().zip(values) {
+        *x = v.as_f64()? as f32;
+    }
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return None;
+    }
+    vector.iter_mut().for_each(|x| *x /= norm);
+    Some(SemanticQuery {
+        scope: format!("{}o", &q.scope[..q.scope.len().min(23)]),
+        vector,
+        guard: q.guard.clone(),
+        normalized: q.normalized.clone(),
+    })
+}
+
 /// Splitmix64: a fixed, portable pseudo-random sequence for the hyperplanes.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -408,5 +459,28 @@ mod tests {
         assert_eq!(a.len(), BANDS);
         assert!(a.iter().zip(&b).any(|(x, y)| x == y));
         assert!(a[0].starts_with("wl:s1:p:"));
+    }
+
+    #[test]
+    fn hosted_vectors_get_their_own_scope_and_are_normalised() {
+        let q = text_query("how do i buy a car", "0123456789abcdef01234567".into());
+        let answer = serde_json::json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": vec![2.0; DIM]}]});
+        let h = with_hosted_vector(&q, &answer).unwrap();
+        assert_ne!(
+            h.scope, q.scope,
+            "hosted and local vectors never share buckets"
+        );
+        assert_eq!(
+            (h.normalized.as_str(), h.guard.as_str()),
+            (q.normalized.as_str(), q.guard.as_str())
+        );
+        assert!((h.vector.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(bucket_keys("p", &h).iter().all(|k| k.contains(&h.scope)));
+        let wrong_dims = serde_json::json!({"data": [{"embedding": [1.0, 2.0]}]});
+        assert!(with_hosted_vector(&q, &wrong_dims).is_none());
+        assert!(with_hosted_vector(&q, &serde_json::json!({"error": {}})).is_none());
+        assert_eq!(hosted_embedding_request(&q)["dimensions"], DIM);
+        assert_eq!(Embedder::from_setting("openai"), Embedder::OpenAi);
+        assert_eq!(Embedder::from_setting("local"), Embedder::Local);
     }
 }

@@ -21,6 +21,22 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const countTokens = (s) => Math.max(1, Math.ceil(String(s).split(/\s+/).filter(Boolean).length * 1.3));
 const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => p.text || (typeof p.content === 'string' ? p.content : '')).join(' ') : '');
 
+// Stand-in for a learned embedding model: a bag of words in which a few synonyms share a slot, so
+// "purchase an automobile" lands where "buy a car" does (which a purely lexical embedder misses).
+const SYNONYMS = { purchase: 'buy', acquire: 'buy', automobile: 'car', vehicle: 'car', cheapest: 'cheap', inexpensive: 'cheap', tips: 'advice', guidance: 'advice' };
+const STOP = new Set(['a', 'an', 'the', 'to', 'of', 'for', 'my', 'i', 'do', 'how', 'is', 'what']);
+function embedText(input, dims) {
+  const v = new Array(dims).fill(0);
+  const words = String(typeof input === 'string' ? input : JSON.stringify(input)).toLowerCase().match(/[a-z0-9]+/g) || [];
+  for (const w of words) {
+    if (STOP.has(w)) continue;
+    const h = crypto.createHash('sha256').update(SYNONYMS[w] || w).digest();
+    v[h.readUInt32BE(0) % dims] += h[4] & 1 ? 1 : -1;
+  }
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
 export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0.0.1' }) {
   const requests = [];
   const failedOnce = new Set();
@@ -77,11 +93,7 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
 
     if (endpoint === '/embeddings') {
       const inputs = Array.isArray(body.input) && typeof body.input[0] !== 'number' ? body.input : [body.input];
-      const data = inputs.map((inp, index) => {
-        const h = crypto.createHash('sha256').update(JSON.stringify(inp)).digest();
-        const embedding = Array.from({ length: body.dimensions || 8 }, (_, i) => (h[i % 32] - 128) / 128);
-        return { object: 'embedding', index, embedding };
-      });
+      const data = inputs.map((inp, index) => ({ object: 'embedding', index, embedding: embedText(inp, body.dimensions || 8) }));
       const tokens = inputs.reduce((n, i) => n + countTokens(JSON.stringify(i)), 0);
       return json(200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
     }

@@ -699,7 +699,12 @@ async fn project_action(
                 .await;
             };
             let semantic = field(&form, "semantic") == "on";
-            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl}))).await?;
+            let embedder = if field(&form, "embedder") == "openai" {
+                "openai"
+            } else {
+                "local"
+            };
+            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl, "semantic_embedder": embedder}))).await?;
             back("settings-saved")
         }
         (Method::Post, ["billing", "checkout"]) => {
@@ -1052,6 +1057,7 @@ async fn render_project_for_model(
                 .unwrap_or(true),
             similarity_threshold: (n(project, "similarity_threshold") * 1000.0).round() / 1000.0,
             cache_ttl_secs: n(project, "cache_ttl_secs") as u64,
+            semantic_embedder: s(project, "semantic_embedder"),
             subscription_status: s(project, "subscription_status"),
             has_billing_customer: !s(project, "stripe_customer_id").is_empty(),
         },

@@ -180,7 +180,7 @@ pub fn cost_svg(days: &[Totals]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Cost and cost saved per day (USD)">"#
     );
     svg.push_str(&format!(
-        r##"<text x="0" y="12" font-size="10" fill="#495057">${max:.4}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
+        r##"<text x="0" y="12" font-size="10" fill="#495057">${max:.6}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
         h - bottom,
         h - bottom
     ));

@@ -12,6 +12,8 @@ pub struct ProjectView {
     pub semantic_cache_enabled: bool,
     pub similarity_threshold: f64,
     pub cache_ttl_secs: u64,
+    /// `local` or `openai`.
+    pub semantic_embedder: String,
     pub subscription_status: String,
     pub has_billing_customer: bool,
 }
@@ -283,6 +285,10 @@ pub fn project_page(page: ProjectPage) -> String {
                 <label><input type="checkbox" name="semantic" value="on" checked=p.semantic_cache_enabled/>" Semantic cache"</label>
                 <label>" Threshold "<input name="threshold" type="number" step="0.01" min="0.5" max="1" value=p.similarity_threshold.to_string()/></label>
                 <label>" TTL (seconds) "<input name="ttl" type="number" min="60" max="2592000" value=p.cache_ttl_secs.to_string()/></label>
+                <label>" Embedder "<select name="embedder">
+                    <option value="local" selected=p.semantic_embedder != "openai">"In the Worker (free, instant)"</option>
+                    <option value="openai" selected=p.semantic_embedder == "openai">"OpenAI embeddings (your OpenAI key; catches rewordings)"</option>
+                </select></label>
                 <button type="submit">"Save settings"</button>
             </form>
         </section>

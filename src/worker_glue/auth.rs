@@ -23,6 +23,9 @@ pub struct KeyRecord {
     pub semantic_cache_enabled: bool,
     #[serde(default = "default_threshold")]
     pub similarity_threshold: f32,
+    /// `local` (in the Worker) or `openai` (the provider's /v1/embeddings with the project's key).
+    #[serde(default = "default_embedder")]
+    pub semantic_embedder: String,
     /// The project's TTL for completions (embeddings always keep 24 h).
     #[serde(default)]
     pub cache_ttl_secs: Option<u64>,
@@ -33,6 +36,10 @@ pub struct KeyRecord {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_embedder() -> String {
+    "local".into()
 }
 
 fn default_threshold() -> f32 {

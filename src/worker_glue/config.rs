@@ -21,6 +21,8 @@ pub struct Config {
     pub upstream_timeout_ms: u64,
     pub redis_timeout_ms: u64,
     pub supabase_timeout_ms: u64,
+    /// Deadline for a hosted embedder's answer (semantic lookups skip it after that).
+    pub embedding_timeout_ms: u64,
     /// How long a validated key is trusted without asking Supabase again.
     pub auth_cache_ttl_ms: u64,
     /// How long a cached key keeps working while Supabase is unreachable.
@@ -89,6 +91,7 @@ impl Config {
             upstream_timeout_ms,
             redis_timeout_ms: number(env, "REDIS_TIMEOUT_MS", 1_000),
             supabase_timeout_ms: number(env, "SUPABASE_TIMEOUT_MS", 3_000),
+            embedding_timeout_ms: number(env, "EMBEDDING_TIMEOUT_MS", 2_000),
             auth_cache_ttl_ms: number(env, "AUTH_CACHE_TTL_SECS", 60) * 1000,
             auth_stale_ttl_ms: number(env, "AUTH_STALE_TTL_SECS", 3600) * 1000,
             environment: get(env, "ENVIRONMENT").unwrap_or_else(|| "production".into()),

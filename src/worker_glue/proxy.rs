@@ -222,15 +222,20 @@ pub async fn handle(
         Err(e) => return ex.fail(ctx, e, provider),
     };
     let cache_key = exact_cache_key(&record.project_id, &preq);
-    let semantic_query = if record.semantic_cache_enabled {
+    let mut semantic_query = if record.semantic_cache_enabled {
         semantic::query_for(&preq)
     } else {
         None
     };
-    let buckets = semantic_query
-        .as_ref()
-        .map(|q| semantic::bucket_keys(&record.project_id, q))
-        .unwrap_or_default();
+    // A hosted embedder's vector is known only after its API answers, so its buckets are read
+    // after the exact lookup misses (step 5); the in-Worker embedder's go in this round trip.
+    let hosted_embedder = semantic::Embedder::from_setting(&record.semantic_embedder)
+        == semantic::Embedder::OpenAi
+        && record.has_provider_key(Provider::OpenAi.name());
+    let mut buckets = match &semantic_query {
+        Some(q) if !hosted_embedder => semantic::bucket_keys(&record.project_id, q),
+        _ => Vec::new(),
+    };
     let cfg = ex.cfg.clone();
     let redis = redis(&cfg);
     let counter = rate_limit::counter_key(&presented.hash, start_ms);
@@ -298,10 +303,27 @@ pub async fn handle(
 
     // 5. Semantic hit: the best guarded candidate at or above the threshold, fetched in a second
     //    round trip (only when there is one).
-    if let (Some(q), Some(replies)) = (&semantic_query, &replies) {
-        let candidates: Vec<Candidate> = replies
+    let mut bucket_replies: Vec<Reply> = replies.iter().flatten().skip(3).cloned().collect();
+    if hosted_embedder && redis_up && !bypass {
+        semantic_query = match &semantic_query {
+            Some(q) => hosted_query(&ex.cfg, &record, q).await,
+            None => None,
+        };
+        buckets = semantic_query
+            .as_ref()
+            .map(|q| semantic::bucket_keys(&record.project_id, q))
+            .unwrap_or_default();
+        if read_cache && !buckets.is_empty() {
+            let reads: Vec<Vec<String>> = buckets
+                .iter()
+                .map(|b| vec!["HGETALL".to_string(), b.clone()])
+                .collect();
+            bucket_replies = redis.pipeline(&reads).await.unwrap_or_default();
+        }
+    }
+    if let (Some(q), true) = (&semantic_query, read_cache && redis_up) {
+        let candidates: Vec<Candidate> = bucket_replies
             .iter()
-            .skip(3)
             .filter_map(|r| r.as_ref().ok())
             .flat_map(|r| bucket_candidates(&record.project_id, r))
             .collect();
@@ -415,6 +437,45 @@ fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
             _ => None,
         })
         .collect()
+}
+
+/// The query with the project's hosted embedding (OpenAI `/v1/embeddings`, the project's key) in
+/// place of the local vector; None (no semantic lookup or store for this request) when the call
+/// fails: a hosted embedder's outage degrades to exact caching, never to an error.
+async fn hosted_query(
+    cfg: &Config,
+    record: &KeyRecord,
+    q: &semantic::SemanticQuery,
+) -> Option<semantic::SemanticQuery> {
+    let key = provider_auth(cfg, record, Provider::OpenAi).ok()?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").ok()?;
+    headers
+        .set("authorization", &format!("Bearer {key}"))
+        .ok()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(
+            semantic::hosted_embedding_request(q).to_string().into(),
+        ));
+    let url = format!("{}/embeddings", cfg.base_url(Provider::OpenAi));
+    let req = Request::new_with_init(&url, &init).ok()?;
+    let timeout = cfg.embedding_timeout_ms;
+    let mut resp = match fetch_with_timeout(req, timeout).await {
+        Ok(r) if r.status_code() == 200 => r,
+        Ok(r) => {
+            worker::console_warn!("hosted embedder answered HTTP {}", r.status_code());
+            return None;
+        }
+        Err(e) => {
+            worker::console_warn!("hosted embedder unavailable: {e}");
+            return None;
+        }
+    };
+    let body = body_with_timeout(&mut resp, timeout).await.ok()?;
+    let answer: Value = serde_json::from_slice(&body).ok()?;
+    semantic::with_hosted_vector(q, &answer)
 }
 
 /// The lock a leader holds while its miss is in flight (project-scoped like the entry key).

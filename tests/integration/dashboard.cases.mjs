@@ -108,9 +108,11 @@ describe('dashboard (headless Chromium)', () => {
     await page.uncheck('input[name=semantic]');
     await page.fill('input[name=threshold]', '0.9');
     await page.fill('input[name=ttl]', '600');
+    await page.selectOption('select[name=embedder]', 'openai');
     await page.click('text=Save settings');
     await page.waitForSelector('text=Cache settings saved.');
-    assert.equal(sql(`select semantic_cache_enabled || '|' || similarity_threshold || '|' || cache_ttl_secs from projects where id = '${projectId}'`), 'false|0.9|600');
+    assert.equal(sql(`select semantic_cache_enabled || '|' || similarity_threshold || '|' || cache_ttl_secs || '|' || semantic_embedder from projects where id = '${projectId}'`), 'false|0.9|600|openai');
+    assert.equal(await page.locator('select[name=embedder]').inputValue(), 'openai');
 
     // Revoking the key stops it at the proxy (after the proxy's short auth cache).
     await page.click('#keys tr:has-text("live") button:has-text("Revoke")');

@@ -4,7 +4,7 @@
 // same on every run: no test depends on chance.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, eventually, h, newProject, sql, upstreamRequests } from './harness.mjs';
+import { addProviderKey, call, chat, eventually, h, newProject, sql, unique, upstreamRequests } from './harness.mjs';
 
 const cacheOf = (r) => r.headers.get('x-watchllm-cache');
 const ask = (key, messages, headers = {}) => call('/v1/chat/completions', { key, headers, body: { model: 'openai/gpt-4o-mini', messages } });
@@ -95,5 +95,47 @@ describe('semantic cache', () => {
     await h.admin.update(`projects?id=eq.${off.project.id}`, { semantic_cache_enabled: false });
     await primed(off.key, user(`Summarise the plot of Hamlet`));
     assert.equal(cacheOf(await ask(off.key, user(`summarise the plot of Hamlet,`))), 'MISS', 'semantic off');
+  });
+});
+
+describe('semantic cache with a hosted embedder (the provider’s /v1/embeddings)', () => {
+  test('a project on the OpenAI embedder catches a change of vocabulary the in-Worker embedder misses', async () => {
+    const hosted = await newProject();
+    await addProviderKey(hosted.project.id, 'openai', h.stack.providerKeys.openai);
+    sql(`update projects set semantic_embedder = 'openai' where id = '${hosted.project.id}'`);
+    const local = await newProject();
+    const tag = unique('tag').replace(/[^0-9]/g, '');
+    const first = `cheapest automobile purchase advice ${tag}`;
+    const reworded = `inexpensive vehicle to buy, tips ${tag}`;
+
+    for (const p of [hosted, local]) assert.equal((await chat(p.key, first, { model: 'gpt-4o-mini' })).headers.get('x-watchllm-cache'), 'MISS');
+    await new Promise((r) => setTimeout(r, 300)); // the entries are stored in waitUntil
+
+    const viaLocal = await chat(local.key, reworded, { model: 'gpt-4o-mini' });
+    assert.equal(viaLocal.headers.get('x-watchllm-cache'), 'MISS', 'different words: the lexical embedder does not match');
+
+    const viaHosted = await chat(hosted.key, reworded, { model: 'gpt-4o-mini' });
+    assert.equal(viaHosted.headers.get('x-watchllm-cache'), 'HIT-SEMANTIC', viaHosted.text);
+    assert.ok(Number(viaHosted.headers.get('x-watchllm-cache-similarity')) >= 0.95);
+    const embedCalls = (await upstreamRequests()).filter((r) => r.endpoint === '/embeddings' && JSON.stringify(r.body).includes(tag));
+    assert.equal(embedCalls.length, 2, 'one embedding per request the exact cache did not answer');
+    for (const c of embedCalls) {
+      assert.equal(c.authorization, `Bearer ${h.stack.providerKeys.openai}`, "the project's own key");
+      assert.equal(c.body.model, 'text-embedding-3-small');
+      assert.equal(c.body.dimensions, 256);
+    }
+    assert.equal(embedCalls[0].body.input, first, 'the normalised prompt is embedded');
+  });
+
+  test('when the hosted embedder fails, the request is still served (exact cache only)', async () => {
+    const p = await newProject();
+    await addProviderKey(p.project.id, 'openai', h.stack.providerKeys.openai);
+    sql(`update projects set semantic_embedder = 'openai' where id = '${p.project.id}'`);
+    const content = unique('[[fail-once-503]] embedder outage');
+    const r = await chat(p.key, content, { model: 'gpt-4o-mini' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-watchllm-cache'), 'MISS');
+    const again = await chat(p.key, content, { model: 'gpt-4o-mini' });
+    assert.equal(again.headers.get('x-watchllm-cache'), 'HIT', 'the exact cache still works');
   });
 });
