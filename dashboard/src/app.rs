@@ -860,25 +860,40 @@ async fn stripe_webhook(req: &mut Request, cfg: &Cfg) -> Result<Response> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return json_response(400, json!({"error": "invalid event id"}));
     }
-    if !rows(
-        rest(
-            cfg,
-            Method::Get,
-            &format!("stripe_events?id=eq.{id}&select=id"),
-            None,
-        )
-        .await?,
-    )
-    .is_empty()
-    {
-        return json_response(200, json!({"received": true, "duplicate": true}));
-    }
     let created = event
         .get("created")
         .and_then(Value::as_u64)
         .unwrap_or(now_ms() / 1000);
     let created_at = watchllm_proxy::observability::iso8601(created * 1000);
-    match stripe::interpret(&event, &cfg.stripe_prices) {
+    // Claim the event first: its primary key lets exactly one delivery through, concurrent
+    // re-deliveries included. If applying it fails, the claim is dropped and Stripe's retry
+    // applies it later.
+    let claim = json!({"id": id, "type": event["type"], "created": created_at});
+    match rest_status(cfg, Method::Post, "stripe_events", Some(claim))
+        .await?
+        .0
+    {
+        409 => return json_response(200, json!({"received": true, "duplicate": true})),
+        s if s >= 300 => return json_response(503, json!({"error": "could not record the event"})),
+        _ => {}
+    }
+    if let Err(e) = apply_stripe_event(cfg, &event, &created_at).await {
+        let _ = rest_status(
+            cfg,
+            Method::Delete,
+            &format!("stripe_events?id=eq.{id}"),
+            None,
+        )
+        .await;
+        worker::console_error!("stripe event {id} not applied: {e}");
+        return json_response(500, json!({"error": "event not applied; retry"}));
+    }
+    json_response(200, json!({"received": true}))
+}
+
+/// What a verified, newly claimed event does to the database and the owner's inbox.
+async fn apply_stripe_event(cfg: &Cfg, event: &Value, created_at: &str) -> Result<()> {
+    match stripe::interpret(event, &cfg.stripe_prices) {
         BillingUpdate::Plan {
             project_id,
             customer,
@@ -939,20 +954,18 @@ async fn stripe_webhook(req: &mut Request, cfg: &Cfg) -> Result<Response> {
                         invoice_url.as_deref(),
                         &format!("{}/projects/{}", cfg.dashboard_url, s(p, "id")),
                     );
-                    send_email(cfg, &email).await;
+                    // Resend down: fail, so Stripe delivers the event again and the owner is told.
+                    if !cfg.resend_api_key.is_empty() && !send_email(cfg, &email).await {
+                        return Err(worker::Error::RustError(
+                            "payment-failed email not sent".into(),
+                        ));
+                    }
                 }
             }
         }
         BillingUpdate::Ignore => {}
     }
-    let _ = rest_status(
-        cfg,
-        Method::Post,
-        "stripe_events",
-        Some(json!({"id": id, "type": event["type"], "created": created_at})),
-    )
-    .await?;
-    json_response(200, json!({"received": true}))
+    Ok(())
 }
 
 /// Cron: emails owners whose projects crossed 80% or 100% of their plan this month, once each.

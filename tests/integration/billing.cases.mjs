@@ -101,14 +101,18 @@ describe('billing (Stripe) and emails (Resend)', () => {
     assert.equal(sql(`select count(*) from stripe_events where id = '${evt.id}'`), '0');
   });
 
-  test('a failed payment emails the owner through Resend', async () => {
+  test('a failed payment emails the owner through Resend, once even when delivered twice at once', async () => {
     const evt = event('invoice.payment_failed', { id: 'in_1', object: 'invoice', customer, amount_due: 2900, currency: 'usd', hosted_invoice_url: 'https://invoice.stripe.com/i/test' });
-    assert.equal((await deliver(evt)).status, 200);
+    const both = await Promise.all([deliver(evt), deliver(evt)]);
+    assert.deepEqual(both.map((r) => r.status), [200, 200]);
+    assert.equal(both.filter((r) => r.json.duplicate).length, 1, 'one delivery applied, the other acknowledged');
     const mail = await eventually(async () => (await captured()).emails.find((m) => m.to.includes(owner.email) && /Payment failed/.test(m.subject)), { what: 'payment-failed email' });
     assert.equal(mail.subject, 'Payment failed for Paid project');
     assert.equal(mail.from, 'WatchLLM <notifications@watchllm.dev>');
     assert.match(mail.text, /29\.00 USD/);
     assert.match(mail.text, /https:\/\/invoice\.stripe\.com\/i\/test/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await captured()).emails.filter((m) => m.to.includes(owner.email) && /Payment failed/.test(m.subject)).length, 1);
   });
 
   test('the customer portal opens for a project with a Stripe customer', async () => {
