@@ -166,6 +166,14 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
     })
 }
 
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.url()
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+}
+
 fn session_token(req: &Request) -> Option<String> {
     cookie(req, SESSION_COOKIE)
 }
@@ -490,15 +498,7 @@ async fn signed_in(
         }
         (_, ["projects", pid, rest_path @ ..]) if is_uuid(pid) => {
             let pid = pid.to_string();
-            let owned = rows(
-                rest(
-                    cfg,
-                    Method::Get,
-                    &format!("projects?id=eq.{pid}&owner_id=eq.{uid}"),
-                    None,
-                )
-                .await?,
-            );
+            let owned = rows(rest(cfg, Method::Get, &owned_project(&pid, &uid), None).await?);
             let Some(project) = owned.into_iter().next() else {
                 return html(404, "<!DOCTYPE html><h1>Not found</h1><p><a href=\"/projects\">Your projects</a></p>".into());
             };
@@ -522,12 +522,7 @@ async fn project_action(
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     match (method, path.as_slice()) {
         (Method::Get, []) => {
-            let notice = req
-                .url()?
-                .query_pairs()
-                .find(|(k, _)| k == "notice")
-                .map(|(_, v)| v.to_string());
-            let notice = notice.and_then(|n| match n.as_str() {
+            let notice = query_param(req, "notice").and_then(|n| match n.as_str() {
                 "renamed" => Some("Project renamed."),
                 "key-created" => Some("Key created."),
                 "revoked" => Some("Key revoked. It stops working within a minute."),
@@ -542,23 +537,13 @@ async fn project_action(
             });
             let new_key = cookie(req, NEW_KEY_COOKIE).filter(|k| api_key::parse_key(k).is_ok());
             let shown = new_key.is_some();
-            let model = req
-                .url()?
-                .query_pairs()
-                .find(|(k, _)| k == "model")
-                .map(|(_, v)| v.to_string())
-                .filter(|m| !m.is_empty());
-            let mut resp = render_project_for_model(
-                cfg,
-                user,
-                project,
-                pid,
+            let state = PageState {
                 new_key,
-                notice.map(str::to_string),
-                None,
-                model,
-            )
-            .await?;
+                notice: notice.map(str::to_string),
+                error: None,
+                model: query_param(req, "model").filter(|m| !m.is_empty()),
+            };
+            let mut resp = render_project(cfg, user, project, pid, state).await?;
             if shown {
                 resp.headers_mut().set("set-cookie", &format!("{NEW_KEY_COOKIE}=; Path=/projects/{pid}; HttpOnly; SameSite=Strict; Max-Age=0"))?;
             }
@@ -567,21 +552,19 @@ async fn project_action(
         (Method::Post, ["rename"]) => {
             let name = field(&req.form_data().await?, "name");
             if name.is_empty() || name.chars().count() > 100 {
-                return render_project(
+                return project_error(
                     cfg,
                     user,
                     project,
                     pid,
-                    None,
-                    None,
-                    Some("A project needs a name of 1 to 100 characters.".into()),
+                    "A project needs a name of 1 to 100 characters.",
                 )
                 .await;
             }
             rest(
                 cfg,
                 Method::Patch,
-                &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id),
+                &owned_project(pid, &user.id),
                 Some(json!({"name": name})),
             )
             .await?;
@@ -589,24 +572,16 @@ async fn project_action(
         }
         (Method::Post, ["delete"]) => {
             if field(&req.form_data().await?, "confirm") != "yes" {
-                return render_project(
+                return project_error(
                     cfg,
                     user,
                     project,
                     pid,
-                    None,
-                    None,
-                    Some("Tick the box to confirm deleting the project.".into()),
+                    "Tick the box to confirm deleting the project.",
                 )
                 .await;
             }
-            rest(
-                cfg,
-                Method::Delete,
-                &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id),
-                None,
-            )
-            .await?;
+            rest(cfg, Method::Delete, &owned_project(pid, &user.id), None).await?;
             redirect("/projects")
         }
         (Method::Post, ["keys"]) => {
@@ -643,37 +618,23 @@ async fn project_action(
             let form = req.form_data().await?;
             let (provider, key) = (field(&form, "provider"), field(&form, "key"));
             if !PROVIDERS.contains(&provider.as_str()) || key.len() < 8 || key.len() > 512 {
-                return render_project(
+                return project_error(
                     cfg,
                     user,
                     project,
                     pid,
-                    None,
-                    None,
-                    Some("Choose a provider and paste its API key.".into()),
+                    "Choose a provider and paste its API key.",
                 )
                 .await;
             }
             let encrypted = secrets::encrypt(&cfg.encryption_key, random_bytes::<12>(), &key)
                 .map_err(|e| worker::Error::RustError(format!("encryption unavailable: {e:?}")))?;
-            rest(
-                cfg,
-                Method::Delete,
-                &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"),
-                None,
-            )
-            .await?;
+            rest(cfg, Method::Delete, &provider_key(pid, &provider), None).await?;
             rest(cfg, Method::Post, "provider_keys", Some(json!({"project_id": pid, "provider": provider, "encrypted_key": encrypted, "key_hint": secrets::mask(&key)}))).await?;
             back("provider-saved")
         }
         (Method::Post, ["provider-keys", provider, "delete"]) if PROVIDERS.contains(provider) => {
-            rest(
-                cfg,
-                Method::Delete,
-                &format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}"),
-                None,
-            )
-            .await?;
+            rest(cfg, Method::Delete, &provider_key(pid, provider), None).await?;
             back("provider-removed")
         }
         (Method::Post, ["settings"]) => {
@@ -687,14 +648,12 @@ async fn project_action(
                 .ok()
                 .filter(|t| (60..=2_592_000).contains(t));
             let (Some(threshold), Some(ttl)) = (threshold, ttl) else {
-                return render_project(
+                return project_error(
                     cfg,
                     user,
                     project,
                     pid,
-                    None,
-                    None,
-                    Some("Threshold must be 0.5 to 1 and TTL 60 s to 30 days.".into()),
+                    "Threshold must be 0.5 to 1 and TTL 60 s to 30 days.",
                 )
                 .await;
             };
@@ -704,7 +663,7 @@ async fn project_action(
             } else {
                 "local"
             };
-            rest(cfg, Method::Patch, &format!("projects?id=eq.{pid}&owner_id=eq.{}", user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl, "semantic_embedder": embedder}))).await?;
+            rest(cfg, Method::Patch, &owned_project(pid, &user.id), Some(json!({"semantic_cache_enabled": semantic, "similarity_threshold": threshold, "cache_ttl_secs": ttl, "semantic_embedder": embedder}))).await?;
             back("settings-saved")
         }
         (Method::Post, ["billing", "checkout"]) => {
@@ -715,14 +674,12 @@ async fn project_action(
                 .find(|(_, p)| *p == plan)
                 .map(|(price, _)| price.clone());
             let (Some(price), false) = (price, cfg.stripe_secret_key.is_empty()) else {
-                return render_project(
+                return project_error(
                     cfg,
                     user,
                     project,
                     pid,
-                    None,
-                    None,
-                    Some("Billing is not available right now.".into()),
+                    "Billing is not available right now.",
                 )
                 .await;
             };
@@ -743,16 +700,8 @@ async fn project_action(
                 .and_then(Value::as_str)
                 .filter(|_| !cfg.stripe_secret_key.is_empty())
             else {
-                return render_project(
-                    cfg,
-                    user,
-                    project,
-                    pid,
-                    None,
-                    None,
-                    Some("No subscription to manage yet.".into()),
-                )
-                .await;
+                return project_error(cfg, user, project, pid, "No subscription to manage yet.")
+                    .await;
             };
             let body =
                 stripe::portal_form(customer, &format!("{}/projects/{pid}", cfg.dashboard_url));
@@ -786,14 +735,12 @@ async fn stripe_redirect(
         Some(url) if status == 200 => redirect(url),
         _ => {
             worker::console_error!("stripe {path}: HTTP {status} {v}");
-            render_project(
+            project_error(
                 cfg,
                 user,
                 project,
                 pid,
-                None,
-                None,
-                Some("Stripe could not start the session; please try again.".into()),
+                "Stripe could not start the session; please try again.",
             )
             .await
         }
@@ -1008,30 +955,55 @@ async fn send_usage_alerts(cfg: &Cfg) -> Result<usize> {
     Ok(sent)
 }
 
+/// The REST path of one project, filtered by its owner as well (never by id alone).
+fn owned_project(pid: &str, uid: &str) -> String {
+    format!("projects?id=eq.{pid}&owner_id=eq.{uid}")
+}
+
+/// The REST path of one project's key for one provider.
+fn provider_key(pid: &str, provider: &str) -> String {
+    format!("provider_keys?project_id=eq.{pid}&provider=eq.{provider}")
+}
+
+/// What the project page shows besides the project's own data.
+#[derive(Default)]
+struct PageState {
+    /// A key just created, shown this once.
+    new_key: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    /// Narrows the charts to one model (the per-model table always shows all).
+    model: Option<String>,
+}
+
+/// The project page with an error message (a form that could not be applied).
+async fn project_error(
+    cfg: &Cfg,
+    user: &jwt::User,
+    project: &Value,
+    pid: &str,
+    error: &str,
+) -> Result<Response> {
+    let state = PageState {
+        error: Some(error.to_string()),
+        ..Default::default()
+    };
+    render_project(cfg, user, project, pid, state).await
+}
+
 async fn render_project(
     cfg: &Cfg,
     user: &jwt::User,
     project: &Value,
     pid: &str,
-    new_key: Option<String>,
-    notice: Option<String>,
-    error: Option<String>,
+    state: PageState,
 ) -> Result<Response> {
-    render_project_for_model(cfg, user, project, pid, new_key, notice, error, None).await
-}
-
-/// The project page; with `model`, the charts show that model only (the table shows all).
-#[allow(clippy::too_many_arguments)]
-async fn render_project_for_model(
-    cfg: &Cfg,
-    user: &jwt::User,
-    project: &Value,
-    pid: &str,
-    new_key: Option<String>,
-    notice: Option<String>,
-    error: Option<String>,
-    model: Option<String>,
-) -> Result<Response> {
+    let PageState {
+        new_key,
+        notice,
+        error,
+        model,
+    } = state;
     let keys = rows(rest(cfg, Method::Get, &format!("api_keys?project_id=eq.{pid}&select=id,key_prefix,kind,name,revoked,created_at&order=created_at"), None).await?);
     let provider_keys = rows(rest(cfg, Method::Get, &format!("provider_keys?project_id=eq.{pid}&select=provider,key_hint,updated_at&order=provider"), None).await?);
     let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
