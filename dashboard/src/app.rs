@@ -15,6 +15,8 @@ use worker::{
 };
 
 const SESSION_COOKIE: &str = "wl_session";
+/// Deadline for a call to Supabase, Stripe or Resend.
+const CALL_TIMEOUT_MS: u64 = 10_000;
 /// Supabase Auth refresh token: renews the session when the access token expires.
 const REFRESH_COOKIE: &str = "wl_refresh";
 const REFRESH_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
@@ -198,12 +200,22 @@ async fn send(
     if let Some(b) = body {
         init.with_body(Some(b.into()));
     }
-    let mut resp = worker::Fetch::Request(Request::new_with_init(url, &init)?)
-        .send()
-        .await?;
-    let status = resp.status_code();
-    let text = resp.text().await.unwrap_or_default();
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    // Every outside call has a deadline, so a hung dependency fails the page instead of holding it.
+    let call = async move {
+        let mut resp = worker::Fetch::Request(Request::new_with_init(url, &init)?)
+            .send()
+            .await?;
+        let status = resp.status_code();
+        let text = resp.text().await.unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    };
+    let deadline = worker::Delay::from(std::time::Duration::from_millis(CALL_TIMEOUT_MS));
+    match futures::future::select(Box::pin(call), Box::pin(deadline)).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(_) => Err(worker::Error::RustError(format!(
+            "{url}: no answer within {CALL_TIMEOUT_MS} ms"
+        ))),
+    }
 }
 
 /// Supabase REST as the service role, returning the status too (e.g. 409 on a duplicate).
