@@ -21,7 +21,11 @@ const isRoot = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export const DEV_PORTS = { redis: 6390, upstash: 8079, postgres: 54329, postrust: 3100, supabase: 54321, fake: 8090, capture: 8091, worker: 8787, dashboard: 8789 };
-export const TEST_PORTS = { redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, capture: 18091, worker: 18787, dashboard: 18789 };
+// WATCHLLM_PORT_OFFSET shifts the test ports, so two checkouts can run their suites side by side.
+const TEST_PORT_OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
+export const TEST_PORTS = Object.fromEntries(
+  Object.entries({ redis: 16390, upstash: 18079, postgres: 15432, postrust: 13100, supabase: 15421, fake: 18090, capture: 18091, worker: 18787, dashboard: 18789 }).map(([k, v]) => [k, v + TEST_PORT_OFFSET]),
+);
 
 async function waitFor(what, check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
