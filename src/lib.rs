@@ -9,6 +9,8 @@ pub mod cache_entry;
 pub mod cache_key;
 pub mod embedding;
 pub mod error;
+pub mod guards;
+pub mod literals;
 pub mod models;
 pub mod normalize;
 pub mod observability;

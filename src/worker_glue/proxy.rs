@@ -327,7 +327,11 @@ pub async fn handle(
             .filter_map(|r| r.as_ref().ok())
             .flat_map(|r| bucket_candidates(&record.project_id, r))
             .collect();
-        let project_prefix = format!("wl:c1:{}:", record.project_id);
+        let project_prefix = format!(
+            "wl:c{}:{}:",
+            crate::cache_key::CACHE_FORMAT_VERSION,
+            record.project_id
+        );
         if let Some((candidate, similarity)) =
             semantic::best_match(q, &candidates, threshold, &project_prefix)
         {
