@@ -27,7 +27,10 @@ use crate::literals::{self, Literal, Span};
 use courtesy::drop_courtesy;
 use mentions::protect_mentions;
 pub(crate) use numbers::is_numeric;
-use numbers::{fold_arithmetic, fold_money_and_percent, fold_number_words, units_after_numbers};
+use numbers::{
+    dashes_to_breaks, fold_arithmetic, fold_money_and_percent, fold_number_words,
+    units_after_numbers,
+};
 use tokens::{is_shouting, mentions_case, tokenize};
 use words::{
     drop_articles, expand_contractions, fold_agreement, fold_spelling_and_plurals,
@@ -178,6 +181,7 @@ fn fold(tokens: Vec<Token>) -> Vec<Token> {
     let t = units_after_numbers(t);
     let t = fold_money_and_percent(t);
     let t = fold_arithmetic(t);
+    let t = dashes_to_breaks(t);
     let t = fold_spelling_and_plurals(t);
     drop_articles(t)
 }
@@ -415,6 +419,11 @@ mod tests {
         assert_eq!(n("1 plus 1"), "1 + 1");
         assert_eq!(n("three times a day"), "3 time day", "only between numbers");
         assert_eq!(n("what is 5 - 3"), "what is 5 - 3");
+        assert!(same(
+            "like a bullet - a state of shock",
+            "like a bullet, a state of shock"
+        ));
+        assert!(same("the president's budget", "the president’s budget"));
     }
 
     #[test]

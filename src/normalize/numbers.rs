@@ -248,3 +248,18 @@ pub(super) fn fold_arithmetic(t: Vec<Token>) -> Vec<Token> {
     }
     out
 }
+
+/// A dash that is not a minus between two numbers is punctuation ("them - it is").
+pub(super) fn dashes_to_breaks(t: Vec<Token>) -> Vec<Token> {
+    let numeric = |x: Option<&Token>| x.and_then(Token::as_word).is_some_and(is_numeric);
+    (0..t.len())
+        .map(|i| {
+            let dash = t[i].as_word() == Some("-");
+            if dash && !(i > 0 && numeric(t.get(i - 1)) && numeric(t.get(i + 1))) {
+                Token::Break(',')
+            } else {
+                t[i].clone()
+            }
+        })
+        .collect()
+}

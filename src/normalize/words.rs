@@ -282,7 +282,7 @@ pub(crate) fn fold_word(w: &str) -> String {
 }
 
 pub(super) fn singular(w: &str) -> String {
-    if w.len() <= 3 || NOT_PLURALS.contains(&w) || !w.is_ascii() {
+    if w.len() <= 3 || NOT_PLURALS.contains(&w) || !w.is_ascii() || w.contains('\'') {
         return w.to_string();
     }
     if let Some(stem) = w.strip_suffix("ies").filter(|s| s.len() >= 2) {
