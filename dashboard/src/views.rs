@@ -2,61 +2,23 @@
 //! HTML form posting back to the Worker, so pages work without client-side code.
 
 use crate::charts::{self, Totals};
+use crate::rows::{KeyRow, PlanUsageRow, ProjectRow, ProviderKeyRow};
 use leptos::prelude::*;
-
-#[derive(Debug, Clone, Default)]
-pub struct ProjectView {
-    pub id: String,
-    pub name: String,
-    pub plan: String,
-    pub semantic_cache_enabled: bool,
-    pub similarity_threshold: f64,
-    pub cache_ttl_secs: u64,
-    /// `local` or `openai`.
-    pub semantic_embedder: String,
-    pub subscription_status: String,
-    pub has_billing_customer: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct KeyView {
-    pub id: String,
-    pub prefix: String,
-    pub kind: String,
-    pub name: String,
-    pub revoked: bool,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ProviderKeyView {
-    pub provider: String,
-    pub hint: String,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct PlanUsage {
-    pub plan: String,
-    pub monthly_requests: u64,
-    pub requests_this_month: u64,
-    pub percent_used: f64,
-}
 
 /// Everything the project page shows.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectPage {
     pub email: String,
-    pub project: ProjectView,
-    pub keys: Vec<KeyView>,
-    pub provider_keys: Vec<ProviderKeyView>,
+    pub project: ProjectRow,
+    pub keys: Vec<KeyRow>,
+    pub provider_keys: Vec<ProviderKeyRow>,
     /// A key just created: shown this once.
     pub new_key: Option<String>,
     pub notice: Option<String>,
     pub error: Option<String>,
     pub days: Vec<Totals>,
     pub models: Vec<Totals>,
-    pub plan_usage: PlanUsage,
+    pub plan_usage: PlanUsageRow,
     pub proxy_url: String,
     /// The model the charts are narrowed to, if any.
     pub model_filter: Option<String>,
@@ -129,7 +91,7 @@ pub fn login_page(error: Option<String>) -> String {
     document("Sign in", None, body)
 }
 
-pub fn projects_page(email: &str, projects: Vec<ProjectView>, error: Option<String>) -> String {
+pub fn projects_page(email: &str, projects: Vec<ProjectRow>, error: Option<String>) -> String {
     let empty = projects.is_empty();
     let body = view! {
         <h1>"Projects"</h1>
@@ -150,6 +112,20 @@ pub fn projects_page(email: &str, projects: Vec<ProjectView>, error: Option<Stri
     }
     .into_any();
     document("Projects", Some(email), body)
+}
+
+/// The page for an error (see `crate::error::DashError::page`): what happened and where to go.
+pub fn error_page(status: u16, title: &str, message: &str, email: Option<&str>) -> String {
+    let (title_text, message) = (title.to_string(), message.to_string());
+    let body = view! {
+        <section id="error" data-status=status>
+            <h1>{title_text}</h1>
+            <p>{message}</p>
+            <p><a href="/projects">"Your projects"</a>" · "<a href="/docs">"Docs"</a></p>
+        </section>
+    }
+    .into_any();
+    document(title, email, body)
 }
 
 fn usd(v: f64) -> String {
@@ -226,7 +202,7 @@ pub fn project_page(page: ProjectPage) -> String {
                         let revoke = action(&format!("/keys/{}/revoke", k.id));
                         view! {
                             <tr>
-                                <td><code>{format!("{}…", k.prefix)}</code></td><td>{k.kind}</td><td>{k.name}</td><td>{k.created_at}</td>
+                                <td><code>{format!("{}…", k.key_prefix)}</code></td><td>{k.kind.clone()}</td><td>{k.name.clone()}</td><td>{k.created_day()}</td>
                                 <td>{if k.revoked {
                                     view! { <span>"revoked"</span> }.into_any()
                                 } else {
@@ -251,7 +227,7 @@ pub fn project_page(page: ProjectPage) -> String {
                     {provider_keys.into_iter().map(|k| {
                         let remove = action(&format!("/provider-keys/{}/delete", k.provider));
                         view! {
-                            <tr><td>{k.provider}</td><td><code>{k.hint}</code></td><td>{k.updated_at}</td>
+                            <tr><td>{k.provider.clone()}</td><td><code>{k.key_hint.clone()}</code></td><td>{k.updated_day()}</td>
                             <td><form class="inline" method="post" action=remove><button type="submit">"Remove"</button></form></td></tr>
                         }
                     }).collect_view()}
@@ -268,14 +244,14 @@ pub fn project_page(page: ProjectPage) -> String {
         </section>
         <section id="billing">
             <h2>"Billing"</h2>
-            <p id="billing-plan">{format!("Plan: {}{}", p.plan, if p.subscription_status.is_empty() { String::new() } else { format!(" ({})", p.subscription_status) })}</p>
+            <p id="billing-plan">{format!("Plan: {}{}", p.plan, p.subscription_status.as_deref().filter(|s| !s.is_empty()).map(|s| format!(" ({s})")).unwrap_or_default())}</p>
             <form class="inline" method="post" action=action("/billing/checkout")>
                 <input type="hidden" name="plan" value="starter"/><button type="submit">"Upgrade to Starter ($29/month)"</button>
             </form>
             <form class="inline" method="post" action=action("/billing/checkout")>
                 <input type="hidden" name="plan" value="pro"/><button type="submit">"Upgrade to Pro ($99/month)"</button>
             </form>
-            {p.has_billing_customer.then(|| view! {
+            {p.stripe_customer_id.is_some().then(|| view! {
                 <form class="inline" method="post" action=action("/billing/portal")><button type="submit">"Manage billing"</button></form>
             })}
         </section>
@@ -283,7 +259,7 @@ pub fn project_page(page: ProjectPage) -> String {
             <h2>"Cache settings"</h2>
             <form method="post" action=action("/settings")>
                 <label><input type="checkbox" name="semantic" value="on" checked=p.semantic_cache_enabled/>" Semantic cache"</label>
-                <label>" Threshold "<input name="threshold" type="number" step="0.01" min="0.5" max="1" value=p.similarity_threshold.to_string()/></label>
+                <label>" Threshold "<input name="threshold" type="number" step="0.01" min="0.5" max="1" value=p.threshold_rounded().to_string()/></label>
                 <label>" TTL (seconds) "<input name="ttl" type="number" min="60" max="2592000" value=p.cache_ttl_secs.to_string()/></label>
                 <label>" Embedder "<select name="embedder">
                     <option value="local" selected=p.semantic_embedder != "openai">"In the Worker (free, instant)"</option>
@@ -364,7 +340,7 @@ mod tests {
     fn project_page_shows_key_once_masks_and_charts() {
         let mut page = ProjectPage {
             email: "a@b.c".into(),
-            project: ProjectView {
+            project: ProjectRow {
                 id: "p1".into(),
                 name: "Demo <app>".into(),
                 plan: "free".into(),
@@ -373,20 +349,20 @@ mod tests {
                 cache_ttl_secs: 3600,
                 ..Default::default()
             },
-            keys: vec![KeyView {
+            keys: vec![KeyRow {
                 id: "k1".into(),
-                prefix: "lgw_proj_AbCd".into(),
+                key_prefix: "lgw_proj_AbCd".into(),
                 kind: "live".into(),
                 ..Default::default()
             }],
-            provider_keys: vec![ProviderKeyView {
+            provider_keys: vec![ProviderKeyRow {
                 provider: "openai".into(),
-                hint: "sk-...wxyz".into(),
+                key_hint: "sk-...wxyz".into(),
                 ..Default::default()
             }],
             new_key: Some("lgw_proj_SECRETSECRETSECRETSECRETSECRET12".into()),
             proxy_url: "http://localhost:8787".into(),
-            plan_usage: PlanUsage {
+            plan_usage: PlanUsageRow {
                 plan: "free".into(),
                 monthly_requests: 10000,
                 requests_this_month: 5,

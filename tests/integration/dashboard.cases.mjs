@@ -14,8 +14,20 @@ import { signJwt } from '../../tools/lib/crypto.mjs';
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
+/** A new user signed up through Supabase Auth, as a browser context carrying their session. */
+async function signedInContext() {
+  const email = `${unique('user').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
+  const r = await fetch(`${h.stack.supabaseUrl}/auth/v1/signup`, { method: 'POST', headers: { apikey: h.stack.keys.anon, 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'a good password' }) });
+  const session = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(session));
+  const ctx = await browser.newContext();
+  await ctx.addCookies([{ name: 'wl_session', value: session.access_token, domain: new URL(h.stack.dashboardUrl).hostname, path: '/' }]);
+  return Object.assign(ctx, { email });
+}
+
+let browser;
+
 describe('dashboard (headless Chromium)', () => {
-  let browser;
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
@@ -222,6 +234,29 @@ describe('dashboard (headless Chromium)', () => {
     const page = await ctx.newPage();
     await page.goto(`${h.stack.dashboardUrl}/projects`);
     assert.match(page.url(), /\/login$/);
+    await ctx.close();
+  });
+
+  test('errors have their own page and status: 404 for unknown or foreign pages, 502 when Supabase fails', async () => {
+    const ctx = await signedInContext();
+    const page = await ctx.newPage();
+    const missing = await page.goto(`${h.stack.dashboardUrl}/no-such-page`);
+    assert.equal(missing.status(), 404);
+    assert.equal(await page.textContent('#error h1'), 'Not found');
+    assert.ok(await page.isVisible('#user-email'), 'the signed-in header stays');
+    const foreign = await page.goto(`${h.stack.dashboardUrl}/projects/00000000-0000-4000-8000-000000000000`);
+    assert.equal(foreign.status(), 404);
+    await h.stack.stopPostrust();
+    try {
+      const down = await page.goto(`${h.stack.dashboardUrl}/projects`);
+      assert.equal(down.status(), 502);
+      assert.equal(await page.textContent('#error h1'), 'A service we depend on failed');
+      assert.ok(!(await page.content()).includes('rest/v1'), 'no internal detail on the page');
+      await shot(page, '06-error-upstream');
+    } finally {
+      await h.stack.startPostrust();
+    }
+    assert.equal((await page.goto(`${h.stack.dashboardUrl}/projects`)).status(), 200);
     await ctx.close();
   });
 
