@@ -96,6 +96,35 @@ pub fn overall(days: &[Totals]) -> Totals {
     t
 }
 
+/// What the requests chart shows, in words (its accessible name; the page also has the table).
+pub fn requests_summary(days: &[Totals]) -> String {
+    let t = overall(days);
+    let busiest = days
+        .iter()
+        .filter(|d| d.requests > 0)
+        .max_by_key(|d| d.requests);
+    let (first, last) = match (days.first(), days.last()) {
+        (Some(f), Some(l)) => (f.key.as_str(), l.key.as_str()),
+        _ => ("", ""),
+    };
+    let busiest = busiest
+        .map(|d| format!("; busiest day {} with {}", d.key, d.requests))
+        .unwrap_or_default();
+    format!(
+        "Requests per day by cache outcome, {first} to {last}: {} requests ({} HIT, {} HIT-SEMANTIC, {} MISS){busiest}",
+        t.requests, t.hits, t.semantic_hits, t.misses
+    )
+}
+
+/// What the cost chart shows, in words.
+pub fn cost_summary(days: &[Totals]) -> String {
+    let t = overall(days);
+    format!(
+        "Cost and cost saved per day (USD): ${:.6} spent upstream, ${:.6} saved by the cache",
+        t.cost_usd, t.cost_saved_usd
+    )
+}
+
 const COLORS: [(&str, &str); 3] = [
     ("HIT", "#2f9e44"),
     ("HIT-SEMANTIC", "#74b816"),
@@ -110,7 +139,8 @@ pub fn requests_svg(days: &[Totals]) -> String {
     let bar = (slot * 0.7).max(2.0);
     let scale = (h - bottom - 16.0) / max;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Requests per day by cache outcome" data-max="{max}">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}" data-max="{max}">"#,
+        requests_summary(days)
     );
     svg.push_str(&format!(
         r##"<text x="0" y="12" font-size="10" fill="#495057">{max}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
@@ -168,7 +198,8 @@ pub fn cost_svg(days: &[Totals]) -> String {
     let bar = (slot * 0.35).max(1.5);
     let scale = (h - bottom - 16.0) / top;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Cost and cost saved per day (USD)">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}">"#,
+        cost_summary(days)
     );
     svg.push_str(&format!(
         r##"<text x="0" y="12" font-size="10" fill="#495057">${max:.6}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
@@ -272,6 +303,7 @@ mod tests {
         assert!(svg.contains(r#"data-kind="HIT" data-count="2""#));
         assert!(svg.contains(r#"data-kind="MISS" data-count="1""#));
         assert!(!svg.contains(r#"data-kind="HIT-SEMANTIC" data-count"#));
+        assert!(svg.contains(r#"aria-label="Requests per day by cache outcome, 2026-11-19 to 2026-11-20: 3 requests (2 HIT, 0 HIT-SEMANTIC, 1 MISS); busiest day 2026-11-20 with 3""#));
     }
 
     #[test]
@@ -282,6 +314,7 @@ mod tests {
         let svg = cost_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
         assert!(svg.contains(r#"data-kind="spent" data-usd="0.00200000""#));
         assert!(svg.contains(r#"data-kind="saved" data-usd="0.00400000""#));
+        assert!(svg.contains("$0.002000 spent upstream, $0.004000 saved by the cache"));
         assert_eq!(
             svg.matches("data-day=").count(),
             2,
