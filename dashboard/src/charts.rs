@@ -2,17 +2,8 @@
 //! over a date range with empty days filled, per-model totals, and an inline SVG chart (no
 //! client-side code).
 
+use crate::rows::UsageDailyRow;
 use chrono::NaiveDate;
-use serde_json::Value;
-
-/// One `usage_daily` row's numbers (PostgREST may send numerics as numbers or strings).
-fn num(row: &Value, key: &str) -> f64 {
-    match row.get(key) {
-        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-        Some(Value::String(s)) => s.parse().unwrap_or(0.0),
-        _ => 0.0,
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Totals {
@@ -27,14 +18,28 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, row: &Value) {
-        self.requests += num(row, "requests") as u64;
-        self.hits += num(row, "hits") as u64;
-        self.semantic_hits += num(row, "semantic_hits") as u64;
-        self.misses += num(row, "misses") as u64;
-        self.errors += num(row, "errors") as u64;
-        self.cost_usd += num(row, "cost_usd");
-        self.cost_saved_usd += num(row, "cost_saved_usd");
+    /// One `usage_daily` row's figures under `key`.
+    fn of(key: &str, row: &UsageDailyRow) -> Totals {
+        Totals {
+            key: key.to_string(),
+            requests: row.requests,
+            hits: row.hits,
+            semantic_hits: row.semantic_hits,
+            misses: row.misses,
+            errors: row.errors,
+            cost_usd: row.cost_usd,
+            cost_saved_usd: row.cost_saved_usd,
+        }
+    }
+
+    fn add(&mut self, other: &Totals) {
+        self.requests += other.requests;
+        self.hits += other.hits;
+        self.semantic_hits += other.semantic_hits;
+        self.misses += other.misses;
+        self.errors += other.errors;
+        self.cost_usd += other.cost_usd;
+        self.cost_saved_usd += other.cost_saved_usd;
     }
 
     /// Share of requests answered from cache (exact or semantic), 0-100.
@@ -48,7 +53,7 @@ impl Totals {
 }
 
 /// Per-day totals for every day from `from` to `to` inclusive (days without traffic are zero).
-pub fn by_day(rows: &[Value], from: NaiveDate, to: NaiveDate) -> Vec<Totals> {
+pub fn by_day(rows: &[UsageDailyRow], from: NaiveDate, to: NaiveDate) -> Vec<Totals> {
     let mut days: Vec<Totals> = from
         .iter_days()
         .take_while(|d| *d <= to)
@@ -58,29 +63,21 @@ pub fn by_day(rows: &[Value], from: NaiveDate, to: NaiveDate) -> Vec<Totals> {
         })
         .collect();
     for row in rows {
-        let day = row.get("day").and_then(Value::as_str).unwrap_or_default();
-        if let Some(t) = days.iter_mut().find(|t| t.key == day) {
-            t.add(row);
+        if let Some(t) = days.iter_mut().find(|t| t.key == row.day) {
+            t.add(&Totals::of(&row.day, row));
         }
     }
     days
 }
 
 /// Per-model totals, busiest first.
-pub fn by_model(rows: &[Value]) -> Vec<Totals> {
+pub fn by_model(rows: &[UsageDailyRow]) -> Vec<Totals> {
     let mut models: Vec<Totals> = Vec::new();
     for row in rows {
-        let model = row.get("model").and_then(Value::as_str).unwrap_or_default();
-        match models.iter_mut().find(|t| t.key == model) {
-            Some(t) => t.add(row),
-            None => {
-                let mut t = Totals {
-                    key: model.to_string(),
-                    ..Default::default()
-                };
-                t.add(row);
-                models.push(t);
-            }
+        let totals = Totals::of(&row.model, row);
+        match models.iter_mut().find(|t| t.key == row.model) {
+            Some(t) => t.add(&totals),
+            None => models.push(totals),
         }
     }
     models.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.key.cmp(&b.key)));
@@ -94,15 +91,38 @@ pub fn overall(days: &[Totals]) -> Totals {
         ..Default::default()
     };
     for d in days {
-        t.requests += d.requests;
-        t.hits += d.hits;
-        t.semantic_hits += d.semantic_hits;
-        t.misses += d.misses;
-        t.errors += d.errors;
-        t.cost_usd += d.cost_usd;
-        t.cost_saved_usd += d.cost_saved_usd;
+        t.add(d);
     }
     t
+}
+
+/// What the requests chart shows, in words (its accessible name; the page also has the table).
+pub fn requests_summary(days: &[Totals]) -> String {
+    let t = overall(days);
+    let busiest = days
+        .iter()
+        .filter(|d| d.requests > 0)
+        .max_by_key(|d| d.requests);
+    let (first, last) = match (days.first(), days.last()) {
+        (Some(f), Some(l)) => (f.key.as_str(), l.key.as_str()),
+        _ => ("", ""),
+    };
+    let busiest = busiest
+        .map(|d| format!("; busiest day {} with {}", d.key, d.requests))
+        .unwrap_or_default();
+    format!(
+        "Requests per day by cache outcome, {first} to {last}: {} requests ({} HIT, {} HIT-SEMANTIC, {} MISS){busiest}",
+        t.requests, t.hits, t.semantic_hits, t.misses
+    )
+}
+
+/// What the cost chart shows, in words.
+pub fn cost_summary(days: &[Totals]) -> String {
+    let t = overall(days);
+    format!(
+        "Cost and cost saved per day (USD): ${:.6} spent upstream, ${:.6} saved by the cache",
+        t.cost_usd, t.cost_saved_usd
+    )
 }
 
 const COLORS: [(&str, &str); 3] = [
@@ -119,7 +139,8 @@ pub fn requests_svg(days: &[Totals]) -> String {
     let bar = (slot * 0.7).max(2.0);
     let scale = (h - bottom - 16.0) / max;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Requests per day by cache outcome" data-max="{max}">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}" data-max="{max}">"#,
+        requests_summary(days)
     );
     svg.push_str(&format!(
         r##"<text x="0" y="12" font-size="10" fill="#495057">{max}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
@@ -177,7 +198,8 @@ pub fn cost_svg(days: &[Totals]) -> String {
     let bar = (slot * 0.35).max(1.5);
     let scale = (h - bottom - 16.0) / top;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Cost and cost saved per day (USD)">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}">"#,
+        cost_summary(days)
     );
     svg.push_str(&format!(
         r##"<text x="0" y="12" font-size="10" fill="#495057">${max:.6}</text><line x1="{pad}" y1="{}" x2="{w}" y2="{}" stroke="#dee2e6"/>"##,
@@ -227,7 +249,13 @@ pub fn cost_svg(days: &[Totals]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn typed(rows: Vec<Value>) -> Vec<UsageDailyRow> {
+        rows.into_iter()
+            .map(|r| serde_json::from_value(r).unwrap())
+            .collect()
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -235,11 +263,11 @@ mod tests {
 
     #[test]
     fn days_are_filled_and_models_summed() {
-        let rows = vec![
+        let rows = typed(vec![
             json!({"day": "2026-11-20", "model": "gpt-4o", "requests": 3, "hits": 1, "semantic_hits": 1, "misses": 1, "errors": 0, "cost_usd": "0.002", "cost_saved_usd": 0.004}),
             json!({"day": "2026-11-22", "model": "claude-3-haiku", "requests": 2, "hits": 0, "semantic_hits": 0, "misses": 2, "errors": 1, "cost_usd": 0.001, "cost_saved_usd": 0}),
             json!({"day": "2026-11-22", "model": "gpt-4o", "requests": 1, "hits": 1, "semantic_hits": 0, "misses": 0, "errors": 0, "cost_usd": 0, "cost_saved_usd": "0.002"}),
-        ];
+        ]);
         let days = by_day(&rows, d("2026-11-19"), d("2026-11-22"));
         assert_eq!(
             days.iter().map(|t| t.requests).collect::<Vec<_>>(),
@@ -266,25 +294,27 @@ mod tests {
 
     #[test]
     fn svg_has_one_bar_segment_per_nonzero_outcome() {
-        let rows = vec![
+        let rows = typed(vec![
             json!({"day": "2026-11-20", "model": "m", "requests": 3, "hits": 2, "semantic_hits": 0, "misses": 1}),
-        ];
+        ]);
         let svg = requests_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("data-day=").count(), 2);
         assert!(svg.contains(r#"data-kind="HIT" data-count="2""#));
         assert!(svg.contains(r#"data-kind="MISS" data-count="1""#));
         assert!(!svg.contains(r#"data-kind="HIT-SEMANTIC" data-count"#));
+        assert!(svg.contains(r#"aria-label="Requests per day by cache outcome, 2026-11-19 to 2026-11-20: 3 requests (2 HIT, 0 HIT-SEMANTIC, 1 MISS); busiest day 2026-11-20 with 3""#));
     }
 
     #[test]
     fn cost_svg_pairs_spent_and_saved() {
-        let rows = vec![
+        let rows = typed(vec![
             json!({"day": "2026-11-20", "model": "m", "requests": 2, "cost_usd": 0.002, "cost_saved_usd": 0.004}),
-        ];
+        ]);
         let svg = cost_svg(&by_day(&rows, d("2026-11-19"), d("2026-11-20")));
         assert!(svg.contains(r#"data-kind="spent" data-usd="0.00200000""#));
         assert!(svg.contains(r#"data-kind="saved" data-usd="0.00400000""#));
+        assert!(svg.contains("$0.002000 spent upstream, $0.004000 saved by the cache"));
         assert_eq!(
             svg.matches("data-day=").count(),
             2,

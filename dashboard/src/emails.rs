@@ -45,17 +45,26 @@ pub fn payment_failed(
     )
 }
 
-pub fn usage_alert(
-    from: &str,
-    to: &str,
-    project: &str,
-    plan: &str,
-    used: u64,
-    limit: u64,
-    threshold: u32,
-    dashboard_url: &str,
-) -> Value {
-    let (subject, what) = if threshold >= 100 {
+/// A project's monthly usage, for an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthlyUsage<'a> {
+    pub project: &'a str,
+    pub plan: &'a str,
+    pub used: u64,
+    pub limit: u64,
+    /// 80 or 100 (% of the limit).
+    pub threshold: u32,
+}
+
+pub fn usage_alert(from: &str, to: &str, u: &MonthlyUsage<'_>, dashboard_url: &str) -> Value {
+    let MonthlyUsage {
+        project,
+        plan,
+        used,
+        limit,
+        threshold,
+    } = u;
+    let (subject, what) = if *threshold >= 100 {
         (
             format!("{project} has used all its {plan} requests this month"),
             "has reached its monthly limit",
@@ -94,30 +103,20 @@ mod tests {
         assert_eq!(e["subject"], "Payment failed for My <app>");
         assert!(e["text"].as_str().unwrap().contains("99.00 USD"));
         assert!(e["html"].as_str().unwrap().contains("My &lt;app&gt;"));
-        let u = usage_alert(
-            "f@x.y",
-            "a@b.c",
-            "P",
-            "free",
-            8000,
-            10000,
-            80,
-            "https://app",
-        );
+        let mut usage = MonthlyUsage {
+            project: "P",
+            plan: "free",
+            used: 8000,
+            limit: 10000,
+            threshold: 80,
+        };
+        let u = usage_alert("f@x.y", "a@b.c", &usage, "https://app");
         assert_eq!(
             u["subject"],
             "P has used 80% of its free requests this month"
         );
-        let full = usage_alert(
-            "f@x.y",
-            "a@b.c",
-            "P",
-            "free",
-            10000,
-            10000,
-            100,
-            "https://app",
-        );
+        (usage.used, usage.threshold) = (10000, 100);
+        let full = usage_alert("f@x.y", "a@b.c", &usage, "https://app");
         assert_eq!(
             full["subject"],
             "P has used all its free requests this month"

@@ -74,6 +74,36 @@ pub fn verify_signature(
     }
 }
 
+/// The parts of a verified webhook body the dashboard records before applying it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventHead {
+    /// `evt_...`: letters, digits and `_` only (it goes into a REST filter).
+    pub id: String,
+    pub kind: String,
+    /// `created`, Unix seconds (`now_secs` when absent).
+    pub created_secs: u64,
+}
+
+/// Reads an event's id, type and creation time; `Err` with the message for a 400.
+pub fn event_head(event: &Value, now_secs: u64) -> Result<EventHead, &'static str> {
+    let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err("invalid event id");
+    }
+    Ok(EventHead {
+        id: id.to_string(),
+        kind: event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        created_secs: event
+            .get("created")
+            .and_then(Value::as_u64)
+            .unwrap_or(now_secs),
+    })
+}
+
 /// What an event asks of the database.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BillingUpdate {
@@ -241,7 +271,8 @@ mod tests {
     fn signature_table() {
         let (payload, secret, t) = (r#"{"id":"evt_1"}"#, "whsec_test", 1_700_000_000u64);
         let good = sign(payload, secret, t);
-        let cases: Vec<(Option<String>, &str, u64, Result<(), SignatureError>)> = vec![
+        type Case<'a> = (Option<String>, &'a str, u64, Result<(), SignatureError>);
+        let cases: Vec<Case> = vec![
             (Some(good.clone()), payload, t + 10, Ok(())),
             (
                 Some(format!("t={t},v1=00ff,{}", good.split(',').nth(1).unwrap())),
@@ -356,6 +387,35 @@ mod tests {
         ];
         for (event, expected) in cases {
             assert_eq!(interpret(&event, &prices()), expected, "{event}");
+        }
+    }
+
+    #[test]
+    fn event_heads_need_a_safe_id() {
+        let head = event_head(
+            &json!({"id": "evt_1A", "type": "invoice.paid", "created": 5}),
+            9,
+        )
+        .unwrap();
+        assert_eq!(
+            head,
+            EventHead {
+                id: "evt_1A".into(),
+                kind: "invoice.paid".into(),
+                created_secs: 5
+            }
+        );
+        assert_eq!(
+            event_head(&json!({"id": "evt_1"}), 9).unwrap().created_secs,
+            9
+        );
+        for bad in [
+            json!({}),
+            json!({"id": ""}),
+            json!({"id": "evt_1&id=neq.x"}),
+            json!({"id": 7}),
+        ] {
+            assert_eq!(event_head(&bad, 9), Err("invalid event id"), "{bad}");
         }
     }
 

@@ -2,37 +2,27 @@
 // against the dashboard Worker in workerd, the local Supabase Auth stand-in and the proxy: sign up,
 // create a project and a key, make proxied requests with that key, see them in the charts; BYOK,
 // settings, revocation, sign-out and tenant isolation. Screenshots go to test-output/screenshots.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { chat, eventually, h, sql, unique } from './harness.mjs';
-import { ROOT } from '../../tools/stack.mjs';
+import { audit, closeBrowser, newContext, newPage, shot, signedInContext } from './browser.mjs';
 import { signJwt } from '../../tools/lib/crypto.mjs';
 
-const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
 describe('dashboard (headless Chromium)', () => {
-  let browser;
-  before(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  });
-  after(async () => browser?.close());
-  const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  after(closeBrowser);
 
   test('sign up, create a project and a key, proxy with it, and see the usage', async () => {
-    const page = await browser.newPage();
+    const page = await newPage();
     const email = `${unique('owner').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
     await page.goto(`${h.stack.dashboardUrl}/projects`);
     assert.match(page.url(), /\/login$/, 'signed-out users are sent to the login page');
+    await audit(page);
     await page.fill('#email', email);
     await page.fill('#password', 'correct horse battery');
     await page.click('button[value=signup]');
     await page.waitForURL(/\/projects$/);
     assert.equal(await page.textContent('#user-email'), email);
+    await audit(page);
     await shot(page, '01-signed-up');
 
     await page.fill('#name', 'Browser project');
@@ -42,11 +32,13 @@ describe('dashboard (headless Chromium)', () => {
     const projectId = projectUrl.split('/').pop();
     assert.equal(await page.textContent('#project-name'), 'Browser project');
     assert.equal(sql(`select u.email from projects p join auth.users u on u.id = p.owner_id where p.id = '${projectId}'`), email);
+    await audit(page);
 
     await page.click('text=Create key');
     const key = (await page.textContent('#new-key')).trim();
     assert.match(key, /^lgw_proj_[A-Za-z0-9]{32}$/);
     assert.equal(sql(`select count(*) from api_keys where project_id = '${projectId}' and key_hash = encode(digest('${key}', 'sha256'), 'hex')`), '1', 'stored as its SHA-256 only');
+    await audit(page);
     await shot(page, '02-key-created');
     assert.ok(!page.url().includes(key), 'the key never appears in a URL');
     await page.reload();
@@ -69,6 +61,7 @@ describe('dashboard (headless Chromium)', () => {
     assert.ok(Number(await page.locator('#cost-chart rect[data-kind="spent"]').getAttribute('data-usd')) > 0);
     assert.ok(Number(await page.locator('#cost-chart rect[data-kind="saved"]').getAttribute('data-usd')) > 0);
     assert.match(await page.textContent('#plan-usage'), /Plan free: 2 of 10000 requests this month/);
+    await audit(page);
     await shot(page, '03-usage');
 
     // Per model: the table links narrow the charts to one model.
@@ -88,6 +81,7 @@ describe('dashboard (headless Chromium)', () => {
     assert.match(await page.textContent('#provider-keys'), /sk-\.\.\.9876/);
     assert.ok(!(await page.content()).includes('sk-browser-test-secret-9876'));
     assert.match(sql(`select encrypted_key from provider_keys where project_id = '${projectId}'`), /^v1:/);
+    await audit(page);
 
     // Replace shows the new mask; remove deletes it.
     await page.fill('input[name=key]', 'sk-browser-test-secret-5555');
@@ -121,7 +115,7 @@ describe('dashboard (headless Chromium)', () => {
     await eventually(async () => (await chat(key, unique('after revoke'))).status === 401, { timeoutMs: 8000, what: 'revoked key refused' });
 
     // Another user cannot see or touch this project.
-    const other = await browser.newPage();
+    const other = await newPage();
     await other.goto(`${h.stack.dashboardUrl}/login`);
     await other.fill('#email', `other-${email}`);
     await other.fill('#password', 'another password');
@@ -163,7 +157,7 @@ describe('dashboard (headless Chromium)', () => {
   });
 
   test('wrong passwords and duplicate sign-ups get Supabase Auth’s errors', async () => {
-    const page = await browser.newPage();
+    const page = await newPage();
     const email = `${unique('dup').replace(/[^a-z0-9]/gi, '').toLowerCase()}@example.com`;
     await page.goto(`${h.stack.dashboardUrl}/login`);
     await page.fill('#email', email);
@@ -179,6 +173,7 @@ describe('dashboard (headless Chromium)', () => {
     await page.fill('#password', 'wrong password');
     await page.click('button[value=signin]');
     assert.equal(await page.textContent('[role=alert]'), 'Invalid login credentials');
+    await audit(page);
     await page.fill('#email', email);
     await page.fill('#password', 'first password');
     await page.click('button[value=signin]');
@@ -192,7 +187,7 @@ describe('dashboard (headless Chromium)', () => {
     const claims = JSON.parse(Buffer.from(session.access_token.split('.')[1], 'base64url').toString());
     const expired = signJwt({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, h.stack.jwtSecret);
     const url = new URL(h.stack.dashboardUrl);
-    const ctx = await browser.newContext();
+    const ctx = await newContext();
     await ctx.addCookies([
       { name: 'wl_session', value: expired, domain: url.hostname, path: '/' },
       { name: 'wl_refresh', value: session.refresh_token, domain: url.hostname, path: '/' },
@@ -206,7 +201,7 @@ describe('dashboard (headless Chromium)', () => {
     assert.ok(JSON.parse(Buffer.from(renewed.split('.')[1], 'base64url').toString()).exp > Date.now() / 1000);
     await ctx.close();
 
-    const noRefresh = await browser.newContext();
+    const noRefresh = await newContext();
     await noRefresh.addCookies([{ name: 'wl_session', value: expired, domain: url.hostname, path: '/' }]);
     const p2 = await noRefresh.newPage();
     await p2.goto(`${h.stack.dashboardUrl}/projects`);
@@ -215,7 +210,7 @@ describe('dashboard (headless Chromium)', () => {
   });
 
   test('a forged session cookie is refused', async () => {
-    const ctx = await browser.newContext();
+    const ctx = await newContext();
     const url = new URL(h.stack.dashboardUrl);
     const forged = ['eyJhbGciOiJIUzI1NiJ9', Buffer.from(JSON.stringify({ sub: '00000000-0000-0000-0000-000000000000', role: 'authenticated', aud: 'authenticated', exp: 4102444800 })).toString('base64url'), 'AAAA'].join('.');
     await ctx.addCookies([{ name: 'wl_session', value: forged, domain: url.hostname, path: '/' }]);
@@ -225,10 +220,36 @@ describe('dashboard (headless Chromium)', () => {
     await ctx.close();
   });
 
+  test('errors have their own page and status: 404 for unknown or foreign pages, 502 when Supabase fails', async () => {
+    const ctx = await signedInContext();
+    const page = await ctx.newPage();
+    const missing = await page.goto(`${h.stack.dashboardUrl}/no-such-page`);
+    assert.equal(missing.status(), 404);
+    assert.equal(await page.textContent('#error h1'), 'Not found');
+    await audit(page);
+    assert.ok(await page.isVisible('#user-email'), 'the signed-in header stays');
+    const foreign = await page.goto(`${h.stack.dashboardUrl}/projects/00000000-0000-4000-8000-000000000000`);
+    assert.equal(foreign.status(), 404);
+    await h.stack.stopPostrust();
+    try {
+      const down = await page.goto(`${h.stack.dashboardUrl}/projects`);
+      assert.equal(down.status(), 502);
+      assert.equal(await page.textContent('#error h1'), 'A service we depend on failed');
+      await audit(page);
+      assert.ok(!(await page.content()).includes('rest/v1'), 'no internal detail on the page');
+      await shot(page, '06-error-upstream');
+    } finally {
+      await h.stack.startPostrust();
+    }
+    assert.equal((await page.goto(`${h.stack.dashboardUrl}/projects`)).status(), 200);
+    await ctx.close();
+  });
+
   test('public docs: quick start, API reference, caching', async () => {
-    const page = await browser.newPage();
+    const page = await newPage();
     await page.goto(`${h.stack.dashboardUrl}/docs`);
     for (const id of ['quick-start', 'api-reference', 'caching']) assert.ok(await page.isVisible(`#${id}`));
+    await audit(page);
     assert.match(await page.textContent('#quick-start'), new RegExp(`${h.stack.workerUrl}/v1`));
     await shot(page, '05-docs');
   });

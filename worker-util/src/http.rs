@@ -1,0 +1,365 @@
+//! One way to call another service from a Worker: an [`Outbound`] request (method, URL, headers,
+//! body, deadline) goes in, a [`Reply`] (status, headers, bytes) or an [`HttpError`] comes out.
+//!
+//! Every call has a deadline, so a hung dependency fails the request that needed it instead of
+//! holding it until the platform kills it; when the deadline passes the fetch is aborted, so it stops
+//! using a connection. Errors name the service by its URL without the query string (queries can
+//! carry tokens), so they are safe to log. The types are plain data and build natively; only
+//! [`send`], [`send_streaming`] and [`within`] need the Workers runtime.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// What a call waits when the caller sets no deadline of its own.
+pub const DEFAULT_DEADLINE_MS: u64 = 10_000;
+/// How much of an error body an [`HttpError::Status`] keeps (enough to log, never a whole page).
+const BODY_IN_ERROR_CHARS: usize = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request to another service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// The whole exchange (for [`send_streaming`]: until the response headers) must end within this.
+    pub deadline_ms: u64,
+}
+
+impl Outbound {
+    pub fn new(method: Method, url: impl Into<String>) -> Outbound {
+        Outbound {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            deadline_ms: DEFAULT_DEADLINE_MS,
+        }
+    }
+
+    pub fn get(url: impl Into<String>) -> Outbound {
+        Outbound::new(Method::Get, url)
+    }
+
+    pub fn post(url: impl Into<String>) -> Outbound {
+        Outbound::new(Method::Post, url)
+    }
+
+    /// Adds a header (names are case-insensitive on the wire; a repeated name is sent twice).
+    pub fn header(mut self, name: &str, value: &str) -> Outbound {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Outbound {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Outbound {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// A JSON body, with its content type.
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Outbound {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        self.header("content-type", "application/json").body(body)
+    }
+
+    pub fn deadline_ms(mut self, ms: u64) -> Outbound {
+        self.deadline_ms = ms;
+        self
+    }
+
+    /// The URL without its query string or fragment: what errors and logs show.
+    pub fn target(&self) -> String {
+        target(&self.url)
+    }
+}
+
+fn target(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_string()
+}
+
+/// A response read in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Where it came from, as [`Outbound::target`] (for errors).
+    pub target: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// The reply if its status is 2xx, else [`HttpError::Status`] with the start of the body.
+    pub fn success(self) -> Result<Reply, HttpError> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        Err(HttpError::Status {
+            status: self.status,
+            body: self.text().chars().take(BODY_IN_ERROR_CHARS).collect(),
+            target: self.target,
+        })
+    }
+}
+
+/// Why a call produced no usable reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// No complete answer within the deadline (the fetch was aborted).
+    #[error("{target}: no answer within {ms} ms")]
+    Timeout { target: String, ms: u64 },
+    /// The connection failed, or the body could not be read.
+    #[error("{target}: {detail}")]
+    Network { target: String, detail: String },
+    /// The request could not be built (e.g. a header value the platform refuses).
+    #[error("{target}: invalid request: {detail}")]
+    Invalid { target: String, detail: String },
+    /// An answer that is not 2xx, from [`Reply::success`].
+    #[error("{target}: HTTP {status} {body}")]
+    Status {
+        target: String,
+        status: u16,
+        body: String,
+    },
+}
+
+impl HttpError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, HttpError::Timeout { .. })
+    }
+
+    /// The status of a non-2xx answer; `None` when there was no answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{send, send_streaming, within};
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use super::{HttpError, Method, Outbound, Reply};
+    use futures::future::{select, Either};
+    use std::future::Future;
+    use std::time::Duration;
+    use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, Response};
+
+    /// `f`'s output, or `None` if it has not finished within `ms` (it is then dropped).
+    pub async fn within<F: Future>(ms: u64, f: F) -> Option<F::Output> {
+        let deadline = Delay::from(Duration::from_millis(ms));
+        match select(Box::pin(f), Box::pin(deadline)).await {
+            Either::Left((out, _)) => Some(out),
+            Either::Right(_) => None,
+        }
+    }
+
+    fn method(m: Method) -> worker::Method {
+        match m {
+            Method::Get => worker::Method::Get,
+            Method::Head => worker::Method::Head,
+            Method::Post => worker::Method::Post,
+            Method::Put => worker::Method::Put,
+            Method::Patch => worker::Method::Patch,
+            Method::Delete => worker::Method::Delete,
+        }
+    }
+
+    fn request(out: &Outbound) -> Result<Request, HttpError> {
+        let invalid = |e: worker::Error| HttpError::Invalid {
+            target: out.target(),
+            detail: e.to_string(),
+        };
+        let headers = Headers::new();
+        for (k, v) in &out.headers {
+            headers.append(k, v).map_err(invalid)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(method(out.method)).with_headers(headers);
+        if let Some(body) = &out.body {
+            init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
+        }
+        Request::new_with_init(&out.url, &init).map_err(invalid)
+    }
+
+    async fn exchange(
+        out: &Outbound,
+        controller: &AbortController,
+        read_body: bool,
+    ) -> Result<(Response, Vec<u8>), HttpError> {
+        let network = |e: worker::Error| HttpError::Network {
+            target: out.target(),
+            detail: e.to_string(),
+        };
+        let signal = controller.signal();
+        let mut resp = Fetch::Request(request(out)?)
+            .send_with_signal(&signal)
+            .await
+            .map_err(network)?;
+        let body = if read_body {
+            resp.bytes().await.map_err(network)?
+        } else {
+            Vec::new()
+        };
+        Ok((resp, body))
+    }
+
+    async fn race(out: &Outbound, read_body: bool) -> Result<(Response, Vec<u8>), HttpError> {
+        let controller = AbortController::default();
+        match within(out.deadline_ms, exchange(out, &controller, read_body)).await {
+            Some(result) => result,
+            None => {
+                controller.abort();
+                Err(HttpError::Timeout {
+                    target: out.target(),
+                    ms: out.deadline_ms,
+                })
+            }
+        }
+    }
+
+    /// Sends the request and reads the whole answer, all within its deadline. Any status is a
+    /// [`Reply`]; use [`Reply::success`] to treat non-2xx as an error.
+    pub async fn send(out: &Outbound) -> Result<Reply, HttpError> {
+        let (resp, body) = race(out, true).await?;
+        Ok(Reply {
+            target: out.target(),
+            status: resp.status_code(),
+            headers: resp.headers().entries().collect(),
+            body,
+        })
+    }
+
+    /// Sends the request and returns the response as soon as its headers arrive (within the
+    /// deadline), for a caller that streams the body on; the body has no deadline from here.
+    pub async fn send_streaming(out: &Outbound) -> Result<Response, HttpError> {
+        race(out, false).await.map(|(resp, _)| resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builder_sets_method_headers_json_body_and_deadline() {
+        let out = Outbound::post("https://api.example.com/v1/x?token=secret")
+            .bearer("k")
+            .json(&json!({"a": 1}))
+            .deadline_ms(250);
+        assert_eq!(out.method.as_str(), "POST");
+        assert_eq!(
+            out.headers,
+            vec![
+                ("authorization".to_string(), "Bearer k".to_string()),
+                ("content-type".to_string(), "application/json".to_string()),
+            ]
+        );
+        assert_eq!(out.body.as_deref(), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(out.deadline_ms, 250);
+        assert_eq!(Outbound::get("https://x").deadline_ms, DEFAULT_DEADLINE_MS);
+    }
+
+    #[test]
+    fn targets_and_errors_never_show_the_query() {
+        let out = Outbound::get("https://h.example/p/q?apikey=secret#frag");
+        assert_eq!(out.target(), "https://h.example/p/q");
+        let e = HttpError::Timeout {
+            target: out.target(),
+            ms: 10,
+        };
+        assert_eq!(
+            e.to_string(),
+            "https://h.example/p/q: no answer within 10 ms"
+        );
+        assert!(e.is_timeout() && e.status().is_none());
+    }
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            target: "https://h/p".into(),
+            status,
+            headers: vec![("Retry-After".into(), "3".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn replies_read_headers_text_and_json() {
+        let r = reply(200, r#"{"n": 2}"#);
+        assert!(r.is_success());
+        assert_eq!(r.header("retry-after"), Some("3"));
+        assert_eq!(r.header("x-missing"), None);
+        assert_eq!(r.json::<serde_json::Value>().unwrap()["n"], 2);
+        assert!(r.json::<Vec<u8>>().is_err());
+        assert_eq!(r.success().unwrap().status, 200);
+    }
+
+    #[test]
+    fn non_2xx_becomes_a_status_error_with_a_bounded_body() {
+        let long = "x".repeat(1000);
+        let e = reply(503, &long).success().unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        let HttpError::Status { body, target, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (body.len(), target.as_str()),
+            (BODY_IN_ERROR_CHARS, "https://h/p")
+        );
+        assert!(reply(302, "").success().is_err());
+        assert!(reply(204, "").success().is_ok());
+    }
+}

@@ -1,0 +1,17 @@
+//! What both WatchLLM Workers (the proxy and the dashboard) need from the Workers platform, written
+//! once: configuration from vars and secrets ([`env`]), the clock ([`clock`]), random bytes
+//! ([`random`]) and one outbound-HTTP helper with a deadline and a typed error ([`http`]).
+//!
+//! The request and reply types, the errors, the clock and random bytes build natively, so code that
+//! uses them can be unit tested with `cargo test`; reading the environment and sending requests exist
+//! only on wasm32, where the Workers runtime provides them.
+
+pub mod clock;
+#[cfg(target_arch = "wasm32")]
+pub mod env;
+pub mod http;
+pub mod random;
+
+pub use clock::now_ms;
+pub use http::{HttpError, Method, Outbound, Reply};
+pub use random::{random_bytes, random_hex};
