@@ -38,7 +38,7 @@ pub fn canonical_request(req: &ProxyRequest) -> String {
         canonical.insert(k.clone(), v.clone());
     }
     canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
-    serde_json::to_string(&Value::Object(canonical)).expect("a JSON value always serialises")
+    Value::Object(canonical).to_string()
 }
 
 /// Hex SHA-256 of arbitrary bytes.

@@ -99,9 +99,11 @@ fn main() -> std::io::Result<()> {
         let body =
             serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
                 .to_string();
-        let req = parse(Endpoint::ChatCompletions, body.as_bytes()).expect("valid request");
+        let Ok(req) = parse(Endpoint::ChatCompletions, body.as_bytes()) else {
+            continue;
+        };
         let key = exact_cache_key(project, &req);
-        let q = query_for(&req).expect("a plain user prompt");
+        let Some(q) = query_for(&req) else { continue };
         let entry = CacheEntry {
             stored_at_ms: 0,
             provider: "openrouter".into(),
