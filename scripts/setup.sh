@@ -2,7 +2,8 @@
 # Installs everything the local stack needs on a fresh machine, idempotently:
 # Debian packages (Redis, PostgreSQL 15, Chromium, Debian's rustc with std sources), a wasm32 std built from
 # source when no wasm32 target is installed (see ../shared/notes/toolchain.md), wasm-bindgen-cli
-# matching Cargo.lock, worker-build, the PostgREST-compatible server, and the npm packages.
+# matching Cargo.lock, worker-build, the PostgREST-compatible server, the npm packages, and a Python
+# venv (.venv) with the official openai package for the docs' Python samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +17,9 @@ need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null || need_apt+=(postgresql-client)
+# Python with venv: the docs' Python samples run in a venv with the official openai package.
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 # Headless Chromium for the dashboard's browser tests (or point CHROMIUM_PATH at another build).
 [ -n "${CHROMIUM_PATH:-}" ] || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
@@ -74,5 +78,12 @@ fi
 if [ ! -x node_modules/.bin/wrangler ] || [ package.json -nt node_modules/.package-lock.json ]; then
   log "npm install"
   npm install --no-audit --no-fund --loglevel=error >/dev/null
+fi
+# --- Python (docs samples) ----------------------------------------------------------------------
+PY_OPENAI=3.57.0
+if ! .venv/bin/python -c "import openai, sys; sys.exit(openai.__version__ != '$PY_OPENAI')" 2>/dev/null; then
+  log "python venv (.venv) with openai $PY_OPENAI"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "openai==$PY_OPENAI"
 fi
 log "setup complete"

@@ -36,5 +36,6 @@ await import('./integration/telemetry.cases.mjs');
 await import('./integration/reports.cases.mjs');
 await import('./integration/dashboard.cases.mjs');
 await import('./integration/billing.cases.mjs');
+await import('./integration/docs.cases.mjs');
 await import('./integration/accessibility.cases.mjs');
 await import('./integration/faults.cases.mjs');

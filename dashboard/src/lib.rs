@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod cookies;
 pub mod dates;
+pub mod docs;
 pub mod emails;
 pub mod error;
 pub mod forms;

@@ -140,6 +140,18 @@ pub struct PlanUsageRow {
     pub percent_used: f64,
 }
 
+/// A plan (`plans`): its limits and price, as the docs show them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PlanRow {
+    pub name: String,
+    #[serde(deserialize_with = "count")]
+    pub requests_per_minute: u64,
+    #[serde(deserialize_with = "count")]
+    pub monthly_requests: u64,
+    #[serde(deserialize_with = "flexible")]
+    pub price_usd_month: f64,
+}
+
 /// One `usage_alerts_due` row: an owner to tell about a threshold crossed this month.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AlertDueRow {

@@ -35,6 +35,7 @@ describe('accessibility', () => {
     const ctx = await signedInContext();
     const page = await ctx.newPage();
     await page.goto(`${h.stack.dashboardUrl}/projects`);
+    await audit(page);
 
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content', 'the first Tab reaches the skip link');

@@ -244,13 +244,4 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal((await page.goto(`${h.stack.dashboardUrl}/projects`)).status(), 200);
     await ctx.close();
   });
-
-  test('public docs: quick start, API reference, caching', async () => {
-    const page = await newPage();
-    await page.goto(`${h.stack.dashboardUrl}/docs`);
-    for (const id of ['quick-start', 'api-reference', 'caching']) assert.ok(await page.isVisible(`#${id}`));
-    await audit(page);
-    assert.match(await page.textContent('#quick-start'), new RegExp(`${h.stack.workerUrl}/v1`));
-    await shot(page, '05-docs');
-  });
 });

@@ -6,6 +6,7 @@
 mod alerts;
 mod billing;
 mod config;
+mod docs;
 mod keys;
 mod mail;
 mod projects;
@@ -68,10 +69,9 @@ async fn route(mut req: Request, cfg: &Config) -> Result<Response, DashError> {
 
     match (&method, segments.as_slice()) {
         (Method::Get, ["health"]) => return Ok(Response::ok("ok")?),
-        (Method::Get, ["docs"]) => {
-            let user = session::current_user(&req, cfg);
-            let page = views::docs_page(user.as_ref().map(|u| u.email.as_str()), &cfg.proxy_url);
-            return Ok(html(200, page)?);
+        (Method::Get, ["docs", rest @ ..]) if rest.len() <= 1 => {
+            let email = session::current_user(&req, cfg).map(|u| u.email);
+            return docs::page(cfg, rest.first().copied().unwrap_or(""), email.as_deref()).await;
         }
         (Method::Get, ["login"]) => return Ok(html(200, views::login_page(None))?),
         (Method::Post, ["login"]) => return session::login(&mut req, cfg, secure).await,
