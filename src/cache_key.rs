@@ -24,10 +24,6 @@ const IGNORED_FIELDS: [&str; 7] = [
     "watchllm",
 ];
 
-/// Bumped whenever the canonical form or the stored entry format changes. Version 1 keys hashed
-/// normalised prompts; no version 1 entry may ever answer a version 2 request.
-pub const CACHE_FORMAT_VERSION: u32 = 2;
-
 /// The canonical JSON text of a request, used as the hash input.
 pub fn canonical_request(req: &ProxyRequest) -> String {
     let mut canonical = Map::new();
@@ -46,21 +42,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The Redis key of the exact-cache entry for `req` in `project_id`.
-/// The project id is both in the key's prefix and in the hashed text, so entries of two projects can
-/// never collide or be read across projects.
-pub fn exact_cache_key(project_id: &str, req: &ProxyRequest) -> String {
-    let endpoint = req.endpoint.name();
+/// The hash that names `req`'s exact-cache entry in `project_id` (the key is built by
+/// `keys::Keyspace::entry`). The project id is both in the key's prefix and in the hashed text,
+/// so entries of two projects can never collide or be read across projects.
+pub fn entry_hash(project_id: &str, req: &ProxyRequest) -> String {
     let mut hasher = Sha256::new();
     hasher.update(project_id.as_bytes());
     hasher.update([0u8]);
-    hasher.update(endpoint.as_bytes());
+    hasher.update(req.endpoint.name().as_bytes());
     hasher.update([0u8]);
     hasher.update(canonical_request(req).as_bytes());
-    format!(
-        "wl:c{CACHE_FORMAT_VERSION}:{project_id}:{endpoint}:{}",
-        hex::encode(hasher.finalize())
-    )
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]
@@ -80,13 +72,13 @@ mod tests {
         let b = chat(
             r#"{"temperature":0,"stream":true,"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"gpt-4o"}"#,
         );
-        assert_eq!(exact_cache_key("p1", &a), exact_cache_key("p1", &b));
+        assert_eq!(entry_hash("p1", &a), entry_hash("p1", &b));
     }
 
     #[test]
     fn prompts_enter_the_key_as_sent() {
         let key = |content: &str| {
-            exact_cache_key(
+            entry_hash(
                 "p",
                 &chat(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": content}]}).to_string()),
             )
@@ -117,20 +109,25 @@ mod tests {
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#,
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"some_future_param":1}"#,
         ];
-        let k = exact_cache_key("p1", &base);
+        let k = entry_hash("p1", &base);
         for v in variants {
-            assert_ne!(k, exact_cache_key("p1", &chat(v)), "{v}");
+            assert_ne!(k, entry_hash("p1", &chat(v)), "{v}");
         }
     }
 
     #[test]
     fn key_is_scoped_to_project_and_endpoint() {
         let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#);
-        let k1 = exact_cache_key("project-a", &a);
-        let k2 = exact_cache_key("project-b", &a);
+        let k1 = entry_hash("project-a", &a);
+        let k2 = entry_hash("project-b", &a);
         assert_ne!(k1, k2);
-        assert!(k1.starts_with("wl:c2:project-a:chat:"));
+        assert_eq!(k1.len(), 64);
         let e = parse(Endpoint::Embeddings, br#"{"model":"m","input":"hi"}"#).unwrap();
-        assert!(exact_cache_key("p", &e).contains(":embeddings:"));
+        let chat_like = parse(Endpoint::Completions, br#"{"model":"m","prompt":"hi"}"#).unwrap();
+        assert_ne!(
+            entry_hash("p", &e),
+            entry_hash("p", &chat_like),
+            "endpoints are hashed"
+        );
     }
 }

@@ -88,6 +88,18 @@ impl ApiError {
         e
     }
 
+    /// 429: the project's plan has no requests left this month.
+    pub fn monthly_quota_exceeded(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(429, "requests", "monthly_quota_exceeded", message);
+        e.retry_after_secs = Some(retry_after_secs);
+        e
+    }
+
+    /// 403: the key may not do this.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(403, "permission_error", "permission_denied", message)
+    }
+
     /// 503: a dependency needed to answer safely is down (e.g. key validation without Supabase).
     pub fn service_unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(503, "server_error", "service_unavailable", message);

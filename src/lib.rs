@@ -4,18 +4,22 @@
 //! the Worker glue in [`worker_glue`] (wasm32 only) is a thin I/O layer over them.
 
 pub mod api_key;
+pub mod budget;
 pub mod cache_entry;
 pub mod cache_key;
 pub mod controls;
 pub mod embedding;
 pub mod error;
 pub mod guards;
+pub mod keys;
+pub mod l1;
 pub mod literals;
 pub mod lookup_plan;
 pub mod models;
 pub mod normalize;
 pub mod observability;
 pub mod providers;
+pub mod quota;
 pub mod rate_limit;
 pub mod request;
 pub mod secrets;

@@ -3,10 +3,13 @@
 //! tested), so the Worker glue only sends commands and hands back replies, and no call site reads
 //! a reply by its position.
 
+use crate::budget::Lease;
 use crate::cache_entry::CacheEntry;
-use crate::rate_limit;
+use crate::keys::{self, Keyspace};
+use crate::l1::Stamp;
 use crate::semantic::{self, Candidate};
 use serde_json::Value;
+use sha1::{Digest, Sha1};
 
 /// One command's reply: its result, or the error Redis gave for it.
 pub type Reply = Result<Value, String>;
@@ -33,73 +36,209 @@ fn entry_from(reply: Option<&Reply>) -> Option<CacheEntry> {
     ok(reply)?.as_str().and_then(CacheEntry::from_json)
 }
 
-/// The lookup a request makes before anything else: its rate-limit counter, and unless the
-/// client skips the cache, the exact entry and the semantic buckets.
+/// The lookup script (see its header for the arguments and reply).
+pub const LOOKUP_SCRIPT: &str = include_str!("lookup.lua");
+
+/// The script's SHA-1, for `EVALSHA`.
+pub fn lookup_script_sha() -> &'static str {
+    static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA.get_or_init(|| hex::encode(Sha1::digest(LOOKUP_SCRIPT.as_bytes())))
+}
+
+/// One budget's part of a lookup (see `budget`): what this isolate admitted since its last sync,
+/// how many requests it would like to admit on its own next, and whether this request needs one
+/// of them (the isolate has none left).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetSync {
+    pub key: String,
+    pub report: u64,
+    pub want: u64,
+    pub limit: u64,
+    pub ttl_secs: u64,
+    pub need: bool,
+}
+
+impl BudgetSync {
+    fn args(sync: Option<&BudgetSync>) -> [String; 6] {
+        match sync {
+            Some(b) => [
+                b.key.clone(),
+                b.report.to_string(),
+                b.want.to_string(),
+                b.limit.to_string(),
+                b.ttl_secs.to_string(),
+                u8::from(b.need).to_string(),
+            ],
+            None => [
+                String::new(),
+                "0".into(),
+                "0".into(),
+                "0".into(),
+                "0".into(),
+                "0".into(),
+            ],
+        }
+    }
+}
+
+/// Everything a request asks of Redis before it is answered, in one script call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LookupPlan {
     pub project_id: String,
-    pub rate_counter: String,
-    /// The exact entry to read; None when the cache is not read (bypass, refresh).
-    pub entry_key: Option<String>,
-    /// Semantic buckets read with it.
-    pub buckets: Vec<String>,
+    pub endpoint: &'static str,
+    /// The exact entry's hash (`cache_key::entry_hash`).
+    pub entry_hash: String,
+    /// Read the cache (not for bypass, refresh, or a budget-only sync).
+    pub read: bool,
+    /// Take the in-flight lock if the exact entry is missing: its holder and time to live.
+    pub lock: Option<(String, u64)>,
+    /// Entries fetched with each bucket, so a semantic hit needs no second round trip.
+    pub fetch_per_bucket: usize,
+    pub rate: BudgetSync,
+    pub quota: Option<BudgetSync>,
+    /// The semantic buckets to read (`semantic::bucket_suffixes`).
+    pub bucket_suffixes: Vec<String>,
+}
+
+/// Whether this request took the in-flight lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// This request leads: it goes upstream and releases the lock when it is done.
+    Taken,
+    /// Another identical request is in flight: wait for its answer.
+    HeldByAnother,
+    NotAsked,
 }
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
-    /// This key's request count in the current window, this request included.
-    pub count: Option<u64>,
-    pub entry: Option<CacheEntry>,
+    /// The project's cache generation and purge epoch, as Redis has them now.
+    pub generation: u64,
+    pub epoch: u64,
+    pub rate: Lease,
+    pub quota: Option<Lease>,
+    /// Both budgets allow this request.
+    pub admitted: bool,
+    /// The exact entry and its remaining time to live.
+    pub entry: Option<(CacheEntry, u64)>,
+    pub lock: LockState,
     pub candidates: Vec<Candidate>,
+    /// Entries of candidates, read in the same call, by entry key.
+    pub fetched: Vec<(String, CacheEntry)>,
 }
 
 impl LookupPlan {
-    pub fn commands(&self) -> Vec<Vec<String>> {
-        let counter = &self.rate_counter;
-        let ttl = rate_limit::COUNTER_TTL_SECS.to_string();
-        let mut cmds = vec![
-            args(&["INCR", counter]),
-            args(&["EXPIRE", counter, &ttl, "NX"]),
+    /// `ARGV` of the script.
+    pub fn args(&self) -> Vec<String> {
+        let flags = match (self.read, &self.lock) {
+            (true, Some(_)) => "rl",
+            (true, None) => "r",
+            (false, _) => "",
+        };
+        let (holder, ttl) = self
+            .lock
+            .as_ref()
+            .map_or((String::new(), 0), |(h, t)| (h.clone(), *t));
+        let mut args = vec![
+            self.project_id.clone(),
+            self.endpoint.to_string(),
+            self.entry_hash.clone(),
+            flags.to_string(),
+            holder,
+            ttl.to_string(),
+            self.fetch_per_bucket.to_string(),
         ];
-        if let Some(key) = &self.entry_key {
-            cmds.push(args(&["GET", key]));
-            cmds.extend(self.buckets.iter().map(|b| args(&["HGETALL", b])));
+        args.extend(BudgetSync::args(Some(&self.rate)));
+        args.extend(BudgetSync::args(self.quota.as_ref()));
+        if self.read {
+            args.extend(self.bucket_suffixes.iter().cloned());
         }
-        cmds
+        args
     }
 
-    pub fn decode(&self, replies: &[Reply]) -> Result<Found, PlanError> {
-        let expected = self.commands().len();
-        if replies.len() != expected {
-            return Err(PlanError(format!(
-                "{} replies for {expected} commands",
-                replies.len()
-            )));
+    /// The keys of this project's cache in the generation a reply names.
+    pub fn keyspace(&self, generation: u64) -> Keyspace<'_> {
+        Keyspace {
+            project_id: &self.project_id,
+            generation,
         }
-        let (counting, reading) = replies.split_at(2);
-        let count = ok(counting.first()).and_then(Value::as_u64);
-        let (entry, candidates) = match reading.split_first() {
-            Some((entry, buckets)) => (
-                entry_from(Some(entry)),
-                buckets
-                    .iter()
-                    .filter_map(|b| b.as_ref().ok())
-                    .flat_map(|b| bucket_candidates(&self.project_id, b))
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
+    }
+
+    pub fn decode(&self, reply: &Value) -> Result<Found, PlanError> {
+        let bad = |what: &str| PlanError(format!("{what} in {reply}"));
+        let items = reply.as_array().ok_or_else(|| bad("not an array"))?;
+        let int = |i: usize| items.get(i).and_then(Value::as_i64);
+        let uint = |i: usize| {
+            int(i)
+                .map(|n| n.max(0) as u64)
+                .ok_or_else(|| bad("a missing number"))
         };
-        Ok(Found {
-            count,
-            entry,
-            candidates,
-        })
+        let (generation, epoch) = (uint(0)?, uint(1)?);
+        let rate = Lease {
+            allowed: uint(2)?,
+            count: uint(3)?,
+        };
+        let quota = self.quota.as_ref().map(|_| Lease {
+            allowed: uint(4).unwrap_or(0),
+            count: uint(5).unwrap_or(0),
+        });
+        let admitted = uint(6)? == 1;
+        let mut found = Found {
+            generation,
+            epoch,
+            rate,
+            quota,
+            admitted,
+            entry: None,
+            lock: LockState::NotAsked,
+            candidates: Vec::new(),
+            fetched: Vec::new(),
+        };
+        if !admitted || !self.read {
+            return Ok(found);
+        }
+        found.entry = items
+            .get(7)
+            .and_then(Value::as_str)
+            .and_then(CacheEntry::from_json)
+            .map(|e| (e, uint(8).unwrap_or(0)));
+        found.lock = match int(9) {
+            Some(1) => LockState::Taken,
+            Some(0) => LockState::HeldByAnother,
+            _ => LockState::NotAsked,
+        };
+        let keyspace = self.keyspace(generation);
+        for pair in items.get(10..).unwrap_or_default().chunks(2) {
+            let [fields, entries] = pair else {
+                return Err(bad("a bucket without its entries"));
+            };
+            let fields = fields.as_array().map(Vec::as_slice).unwrap_or_default();
+            let entries = entries.as_array().map(Vec::as_slice).unwrap_or_default();
+            // The script fetched the entries of the first fields, in the bucket's order.
+            for (i, kv) in fields.chunks(2).enumerate() {
+                let [Value::String(field), Value::String(record)] = kv else {
+                    continue;
+                };
+                let entry_key = keyspace.chat_entry(field);
+                if let Some(entry) = entries
+                    .get(i)
+                    .and_then(Value::as_str)
+                    .and_then(CacheEntry::from_json)
+                {
+                    found.fetched.push((entry_key.clone(), entry));
+                }
+                found
+                    .candidates
+                    .extend(semantic::decode_record(&entry_key, record));
+            }
+        }
+        Ok(found)
     }
 }
 
-/// Candidates from one `HGETALL` reply (`[field, record, field, record, ...]`).
-pub fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
+/// Candidates from one `HGETALL` reply (`[field, record, field, record, ...]`), in its order.
+pub fn bucket_candidates(keyspace: &Keyspace, reply: &Value) -> Vec<Candidate> {
     let Some(items) = reply.as_array() else {
         return Vec::new();
     };
@@ -107,30 +246,16 @@ pub fn bucket_candidates(project_id: &str, reply: &Value) -> Vec<Candidate> {
         .chunks(2)
         .filter_map(|kv| match kv {
             [Value::String(field), Value::String(record)] => {
-                semantic::decode_record(&semantic::entry_key_for(project_id, field), record)
+                semantic::decode_record(&keyspace.chat_entry(field), record)
             }
             _ => None,
         })
         .collect()
 }
 
-/// The lock a leader holds while its miss is in flight (project-scoped like the entry key).
-pub fn inflight_key(entry_key: &str) -> String {
-    format!("{entry_key}:inflight")
-}
-
 /// Takes the in-flight lock for `ttl_ms`, if nobody holds it.
 pub fn lock_command(lock_key: &str, holder: &str, ttl_ms: u64) -> Vec<String> {
     args(&["SET", lock_key, holder, "NX", "PX", &ttl_ms.to_string()])
-}
-
-/// Whether a `SET ... NX` reply took the lock (`OK`), found it held (`nil`), or neither.
-pub fn lock_taken(reply: &Value) -> Option<bool> {
-    match reply {
-        Value::String(s) if s == "OK" => Some(true),
-        Value::Null => Some(false),
-        _ => None,
-    }
 }
 
 /// What a follower of an in-flight miss reads on each poll.
@@ -177,6 +302,8 @@ pub struct StorePlan {
     pub ttl_secs: u64,
     pub semantic: Option<(Vec<String>, String)>,
     pub lock: Option<String>,
+    /// The project's cache state the keys belong to (isolates keep the entry under it).
+    pub stamp: Stamp,
 }
 
 impl StorePlan {
@@ -184,7 +311,7 @@ impl StorePlan {
         let ttl = self.ttl_secs.to_string();
         let mut cmds = vec![args(&["SET", &self.key, entry_json, "EX", &ttl])];
         if let Some((buckets, record)) = &self.semantic {
-            let field = semantic::field_for(&self.key);
+            let field = keys::field_of(&self.key);
             for b in buckets {
                 cmds.push(args(&["HSET", b, field, record]));
                 cmds.push(args(&["EXPIRE", b, &ttl]));
@@ -215,7 +342,7 @@ impl StorePlan {
 
     /// Drops the randomly chosen `fields` of an overfull bucket, never this entry's own.
     pub fn trim_command(&self, bucket: &str, fields: &Value) -> Option<Vec<String>> {
-        let own = semantic::field_for(&self.key);
+        let own = keys::field_of(&self.key);
         let mut cmd = args(&["HDEL", bucket]);
         cmd.extend(
             fields
@@ -231,7 +358,7 @@ impl StorePlan {
 
 /// Drops an expired entry's field from the buckets that point at it.
 pub fn forget_commands(buckets: &[String], entry_key: &str) -> Vec<Vec<String>> {
-    let field = semantic::field_for(entry_key);
+    let field = keys::field_of(entry_key);
     buckets.iter().map(|b| args(&["HDEL", b, field])).collect()
 }
 
@@ -255,54 +382,104 @@ mod tests {
     fn plan(read: bool) -> LookupPlan {
         LookupPlan {
             project_id: "p1".into(),
-            rate_counter: "wl:rl:k:1".into(),
-            entry_key: read.then(|| "wl:c2:p1:chat:abc".into()),
-            buckets: if read {
-                vec!["wl:s2:p1:x:w:1".into()]
-            } else {
-                Vec::new()
+            endpoint: "chat",
+            entry_hash: "abc".into(),
+            read,
+            lock: Some(("req1".into(), 2500)),
+            fetch_per_bucket: 2,
+            rate: BudgetSync {
+                key: "wl:rl:k:1".into(),
+                report: 3,
+                want: 6,
+                limit: 60,
+                ttl_secs: 120,
+                need: true,
             },
+            quota: None,
+            bucket_suffixes: vec!["scope:w:1".into()],
         }
     }
 
     #[test]
-    fn a_lookup_counts_then_reads_the_entry_and_buckets() {
-        let p = plan(true);
-        let cmds = p.commands();
-        assert_eq!(cmds[0], ["INCR", "wl:rl:k:1"]);
-        assert_eq!(cmds[1][0], "EXPIRE");
-        assert_eq!(cmds[2], ["GET", "wl:c2:p1:chat:abc"]);
-        assert_eq!(cmds[3], ["HGETALL", "wl:s2:p1:x:w:1"]);
-        let record = semantic::encode_record(&semantic::text_query("hi there", "s".into()));
-        let found = p
-            .decode(&[
-                Ok(json!(7)),
-                Ok(json!(1)),
-                Ok(json!(entry().to_json())),
-                Ok(json!(["def", record, "bad", "not a record"])),
-            ])
-            .unwrap();
-        assert_eq!(found.count, Some(7));
-        assert_eq!(found.entry, Some(entry()));
-        assert_eq!(found.candidates.len(), 1);
-        assert_eq!(found.candidates[0].entry_key, "wl:c2:p1:chat:def");
+    fn arguments_follow_the_script_header() {
+        let args = plan(true).args();
+        assert_eq!(&args[..7], ["p1", "chat", "abc", "rl", "req1", "2500", "2"]);
+        assert_eq!(&args[7..13], ["wl:rl:k:1", "3", "6", "60", "120", "1"]);
+        assert_eq!(&args[13..19], ["", "0", "0", "0", "0", "0"], "no quota");
+        assert_eq!(&args[19..], ["scope:w:1"]);
+        let sync_only = plan(false).args();
+        assert_eq!(
+            (sync_only[3].as_str(), sync_only.len()),
+            ("", 19),
+            "no reads, no buckets"
+        );
+        assert_eq!(lookup_script_sha().len(), 40);
+        assert!(LOOKUP_SCRIPT.contains("ARGV"));
     }
 
     #[test]
-    fn bypass_reads_nothing_and_errors_are_misses() {
-        let p = plan(false);
-        assert_eq!(p.commands().len(), 2);
-        let found = p.decode(&[Err("WRONGTYPE".into()), Ok(json!(1))]).unwrap();
-        assert_eq!(
-            (found.count, found.entry, found.candidates.len()),
-            (None, None, 0)
-        );
-        let read = plan(true);
-        let found = read
-            .decode(&[Ok(json!(1)), Ok(json!(1)), Ok(Value::Null), Err("x".into())])
+    fn a_reply_is_read_by_name() {
+        let p = plan(true);
+        let record = semantic::encode_record(&semantic::text_query("hi there", "s".into()));
+        let found = p
+            .decode(&json!([
+                4,
+                7,
+                6,
+                15,
+                0,
+                0,
+                1,
+                entry().to_json(),
+                3_600_000,
+                1,
+                ["bad", "not a record", "def", record],
+                [null, entry().to_json()]
+            ]))
             .unwrap();
-        assert_eq!((found.entry, found.candidates.len()), (None, 0));
-        assert!(read.decode(&[Ok(json!(1))]).is_err(), "too few replies");
+        assert_eq!((found.generation, found.epoch), (4, 7));
+        assert_eq!(
+            found.rate,
+            Lease {
+                allowed: 6,
+                count: 15
+            }
+        );
+        assert_eq!(found.quota, None);
+        assert!(found.admitted);
+        assert_eq!(found.entry, Some((entry(), 3_600_000)));
+        assert_eq!(found.lock, LockState::Taken);
+        assert_eq!(found.candidates.len(), 1);
+        assert_eq!(found.candidates[0].entry_key, "wl:c2:p1:g4:chat:def");
+        assert_eq!(
+            found.fetched,
+            [("wl:c2:p1:g4:chat:def".to_string(), entry())]
+        );
+    }
+
+    #[test]
+    fn refused_or_budget_only_replies_read_nothing_else() {
+        let refused = plan(true).decode(&json!([0, 0, 0, 60, 0, 0, 0])).unwrap();
+        assert!(!refused.admitted);
+        assert_eq!(
+            (refused.entry, refused.lock, refused.candidates.len()),
+            (None, LockState::NotAsked, 0)
+        );
+        let missing = plan(true)
+            .decode(&json!([0, 0, 1, 1, 0, 0, 1, null, -2, 0]))
+            .unwrap();
+        assert_eq!(
+            (missing.entry, missing.lock),
+            (None, LockState::HeldByAnother)
+        );
+        assert!(plan(true).decode(&json!({"error": "x"})).is_err());
+        assert!(plan(true).decode(&json!([1, 2])).is_err());
+        assert!(
+            plan(true)
+                .decode(&json!([0, 0, 1, 1, 0, 0, 1, null, -2, -1, []]))
+                .is_err(),
+            "a bucket without entries"
+        );
     }
 
     #[test]
@@ -311,12 +488,9 @@ mod tests {
             lock_command("k:inflight", "req1", 2500),
             ["SET", "k:inflight", "req1", "NX", "PX", "2500"]
         );
-        assert_eq!(lock_taken(&json!("OK")), Some(true));
-        assert_eq!(lock_taken(&Value::Null), Some(false));
-        assert_eq!(lock_taken(&json!(3)), None);
         let poll = LeaderPoll {
             entry_key: "k".into(),
-            lock_key: inflight_key("k"),
+            lock_key: keys::inflight("k"),
         };
         assert_eq!(poll.commands()[1], ["EXISTS", "k:inflight"]);
         let seen = poll.decode(&[Ok(Value::Null), Ok(json!(1))]).unwrap();
@@ -330,15 +504,19 @@ mod tests {
     #[test]
     fn a_store_sets_the_entry_then_the_buckets_then_releases_the_lock() {
         let p = StorePlan {
-            key: "wl:c2:p:chat:abc".into(),
+            key: "wl:c2:p:g0:chat:abc".into(),
             ttl_secs: 3600,
             semantic: Some((vec!["b1".into(), "b2".into()], "rec".into())),
-            lock: Some("wl:c2:p:chat:abc:inflight".into()),
+            lock: Some("wl:c2:p:g0:chat:abc:inflight".into()),
+            stamp: Stamp::default(),
         };
         let cmds = p.commands("{}");
-        assert_eq!(cmds[0], ["SET", "wl:c2:p:chat:abc", "{}", "EX", "3600"]);
+        assert_eq!(cmds[0], ["SET", "wl:c2:p:g0:chat:abc", "{}", "EX", "3600"]);
         assert_eq!(cmds[1], ["HSET", "b1", "abc", "rec"]);
-        assert_eq!(cmds.last().unwrap(), &["DEL", "wl:c2:p:chat:abc:inflight"]);
+        assert_eq!(
+            cmds.last().unwrap(),
+            &["DEL", "wl:c2:p:g0:chat:abc:inflight"]
+        );
         let mut replies: Vec<Reply> = vec![Ok(json!("OK"))];
         for len in [3, semantic::MAX_BUCKET as u64 + 2] {
             replies.extend([Ok(json!(1)), Ok(json!(1)), Ok(json!(len))]);

@@ -1,21 +1,23 @@
-//! Per-key rate limiting over fixed one-minute windows counted in Redis (`INCR` + `EXPIRE NX`,
-//! sent in the same pipeline as the cache lookup). This module holds the pure part: window keys,
-//! the decision, and the `x-ratelimit-*` / `Retry-After` header values.
+//! Per-key rate limiting over fixed one-minute windows, counted in Redis with the lookup (see
+//! `budget` for how an isolate spends a lease of it without a round trip). This module holds the
+//! pure part: windows, the decision, and the `x-ratelimit-*` / `Retry-After` header values.
 
 /// Length of one counting window.
 pub const WINDOW_MS: u64 = 60_000;
 
-/// The Redis counter key for a key hash in the window containing `now_ms`.
-pub fn counter_key(key_hash: &str, now_ms: u64) -> String {
-    format!(
-        "wl:rl:{}:{}",
-        &key_hash[..key_hash.len().min(32)],
-        now_ms / WINDOW_MS
-    )
+/// Counter TTL: the window plus slack, so counters never outlive their window by much.
+pub const COUNTER_TTL_SECS: u64 = 2 * WINDOW_MS / 1000;
+
+/// The window containing `now_ms`.
+pub fn window(now_ms: u64) -> u64 {
+    now_ms / WINDOW_MS
 }
 
-/// Counter TTL: the rest of the window plus slack, so counters never outlive their window by much.
-pub const COUNTER_TTL_SECS: u64 = 2 * WINDOW_MS / 1000;
+/// Seconds until the window containing `now_ms` resets (at least 1).
+pub fn reset_secs(now_ms: u64) -> u64 {
+    let window_end = (window(now_ms) + 1) * WINDOW_MS;
+    (window_end - now_ms).div_ceil(1000).max(1)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -26,19 +28,17 @@ pub struct Decision {
     pub reset_secs: u64,
 }
 
-/// Decides a request given the counter value after this request's `INCR`.
-pub fn decide(count_after_incr: u64, limit: u64, now_ms: u64) -> Decision {
-    let window_end = (now_ms / WINDOW_MS + 1) * WINDOW_MS;
-    let reset_secs = (window_end - now_ms).div_ceil(1000).max(1);
-    Decision {
-        allowed: count_after_incr <= limit,
-        limit,
-        remaining: limit.saturating_sub(count_after_incr),
-        reset_secs,
-    }
-}
-
 impl Decision {
+    /// The decision for a request, given whether the budget admitted it and what is left.
+    pub fn new(allowed: bool, limit: u64, remaining: u64, now_ms: u64) -> Decision {
+        Decision {
+            allowed,
+            limit,
+            remaining,
+            reset_secs: reset_secs(now_ms),
+        }
+    }
+
     /// OpenAI-style headers (`x-ratelimit-reset-requests` as a duration like `12s`).
     pub fn headers(&self) -> [(&'static str, String); 3] {
         [
@@ -57,33 +57,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allows_up_to_the_limit_then_refuses() {
-        let now = 1_700_000_012_345;
-        assert!(decide(1, 3, now).allowed);
-        let d = decide(3, 3, now);
-        assert!(d.allowed);
-        assert_eq!(d.remaining, 0);
-        let d = decide(4, 3, now);
-        assert!(!d.allowed);
-        assert_eq!(d.remaining, 0);
-    }
-
-    #[test]
     fn reset_counts_to_the_end_of_the_window() {
         let window_start = 1_700_000_040_000 - (1_700_000_040_000 % WINDOW_MS);
-        assert_eq!(decide(1, 1, window_start).reset_secs, 60);
-        assert_eq!(decide(1, 1, window_start + 59_500).reset_secs, 1);
-        assert_eq!(decide(1, 1, window_start + 45_000).reset_secs, 15);
+        assert_eq!(reset_secs(window_start), 60);
+        assert_eq!(reset_secs(window_start + 59_500), 1);
+        assert_eq!(reset_secs(window_start + 45_000), 15);
+        assert_eq!(window(window_start), window(window_start + WINDOW_MS - 1));
+        assert_ne!(window(window_start), window(window_start + WINDOW_MS));
     }
 
     #[test]
-    fn counter_keys_change_per_window() {
-        let h = "ab".repeat(32);
-        assert_eq!(counter_key(&h, 0), counter_key(&h, WINDOW_MS - 1));
-        assert_ne!(counter_key(&h, 0), counter_key(&h, WINDOW_MS));
+    fn headers() {
+        let d = Decision::new(true, 10, 8, 0);
         assert_eq!(
-            decide(2, 10, 0).headers()[1],
+            d.headers()[1],
             ("x-ratelimit-remaining-requests", "8".to_string())
+        );
+        assert_eq!(
+            d.headers()[2],
+            ("x-ratelimit-reset-requests", "60s".to_string())
         );
     }
 }

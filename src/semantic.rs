@@ -36,9 +36,6 @@ pub const BITS: usize = 11;
 pub const MAX_BUCKET: usize = 32;
 /// Default similarity threshold.
 pub const DEFAULT_THRESHOLD: f32 = 0.95;
-/// Bumped whenever the normalisation, guards, record or bucket layout changes, so entries written
-/// under other rules are never compared under these.
-pub const SEMANTIC_FORMAT_VERSION: u32 = 2;
 /// Longest term sequence compared up to a moved block; longer prompts must keep their order.
 const MAX_REORDER_TERMS: usize = 48;
 
@@ -287,10 +284,11 @@ pub fn band_signatures(v: &[f32; DIM]) -> [u32; BANDS] {
     out
 }
 
-/// Redis keys of the buckets a query reads and an entry is written to: one for the in-Worker
-/// embedder (its guards and terms, in any order), one per LSH band for the hosted one.
-pub fn bucket_keys(project_id: &str, q: &SemanticQuery) -> Vec<String> {
-    let prefix = format!("wl:s{SEMANTIC_FORMAT_VERSION}:{project_id}:{}", q.scope);
+/// The buckets a query reads and an entry is written to (their keys are
+/// `keys::Keyspace::bucket` of these): one for the in-Worker embedder (its guards and terms, in
+/// any order), one per LSH band for the hosted one.
+pub fn bucket_suffixes(q: &SemanticQuery) -> Vec<String> {
+    let prefix = &q.scope;
     match q.embedder {
         Embedder::Local => {
             let mut terms = q.terms.clone();
@@ -343,19 +341,6 @@ pub fn encode_record(q: &SemanticQuery) -> String {
         ids_b64(&q.terms),
         ids_b64(&q.named),
         B64.encode(bytes)
-    )
-}
-
-/// The bucket field for an exact-cache key: its hash (the project and endpoint are in the bucket key).
-pub fn field_for(entry_key: &str) -> &str {
-    entry_key.rsplit(':').next().unwrap_or(entry_key)
-}
-
-/// The exact-cache key a bucket field stands for in `project_id`.
-pub fn entry_key_for(project_id: &str, field: &str) -> String {
-    format!(
-        "wl:c{}:{project_id}:chat:{field}",
-        crate::cache_key::CACHE_FORMAT_VERSION
     )
 }
 
@@ -503,7 +488,7 @@ mod tests {
     /// What the Worker decides for a stored prompt `a` and an incoming prompt `b`.
     fn served(a: &str, b: &str, threshold: f32) -> Option<f32> {
         let (qa, qb) = (q(a), q(b));
-        if bucket_keys("p", &qa) != bucket_keys("p", &qb) {
+        if bucket_suffixes(&qa) != bucket_suffixes(&qb) {
             return None;
         }
         let c = decode_record("wl:c2:p:chat:x", &encode_record(&qa)).unwrap();
@@ -640,8 +625,6 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_stay_in_their_project() {
-        assert_eq!(field_for("wl:c2:p1:chat:abc"), "abc");
-        assert_eq!(entry_key_for("p1", "abc"), "wl:c2:p1:chat:abc");
         let a = q("Explain the theory of relativity in simple terms");
         let cand = decode_record("wl:c2:p1:chat:abc", &encode_record(&a)).unwrap();
         assert!(similarity(&a.vector, &cand) > 0.999);
@@ -663,14 +646,14 @@ mod tests {
 
     #[test]
     fn local_lookups_read_one_bucket_hosted_ones_every_band() {
-        let a = bucket_keys("p", &q("What are the best things to do in Hong Kong?"));
-        let b = bucket_keys("p", &q("what are the best thing to do in hong kong"));
+        let a = bucket_suffixes(&q("What are the best things to do in Hong Kong?"));
+        let b = bucket_suffixes(&q("what are the best thing to do in hong kong"));
         assert_eq!(a.len(), 1);
         assert_eq!(a, b);
-        assert!(a[0].starts_with("wl:s2:p:"));
+        assert!(a[0].starts_with(&q("What are the best things to do in Hong Kong?").scope));
         let answer = serde_json::json!({"data": [{"embedding": vec![2.0; DIM]}]});
         let h = with_hosted_vector(&q("buy a car"), &answer).unwrap();
-        assert_eq!(bucket_keys("p", &h).len(), BANDS);
+        assert_eq!(bucket_suffixes(&h).len(), BANDS);
     }
 
     #[test]
@@ -687,7 +670,7 @@ mod tests {
             (q0.normalized.as_str(), q0.guard)
         );
         assert!((h.vector.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4);
-        assert!(bucket_keys("p", &h).iter().all(|k| k.contains(&h.scope)));
+        assert!(bucket_suffixes(&h).iter().all(|k| k.starts_with(&h.scope)));
         let wrong_dims = serde_json::json!({"data": [{"embedding": [1.0, 2.0]}]});
         assert!(with_hosted_vector(&q0, &wrong_dims).is_none());
         assert!(with_hosted_vector(&q0, &serde_json::json!({"error": {}})).is_none());
@@ -716,7 +699,7 @@ mod tests {
 #[cfg(test)]
 mod literal_properties {
     use super::*;
-    use crate::cache_key::exact_cache_key;
+    use crate::cache_key::entry_hash;
     use crate::request::parse;
     use proptest::prelude::*;
 
@@ -792,7 +775,7 @@ mod literal_properties {
 
     fn served(stored: &str, asked: &str) -> Option<f32> {
         let (a, b) = (query_for(&request(stored))?, query_for(&request(asked))?);
-        if bucket_keys("p", &a) != bucket_keys("p", &b) {
+        if bucket_suffixes(&a) != bucket_suffixes(&b) {
             return None;
         }
         decide(
@@ -811,7 +794,7 @@ mod literal_properties {
         ) {
             let a = TEMPLATES[template].replace("{}", &wrap(kind, &text));
             let b = TEMPLATES[template].replace("{}", &wrap(kind, &changed));
-            prop_assert_ne!(exact_cache_key("p", &request(&a)), exact_cache_key("p", &request(&b)));
+            prop_assert_ne!(entry_hash("p", &request(&a)), entry_hash("p", &request(&b)));
             prop_assert_eq!(served(&a, &b), None, "{:?} answered {:?}", a, b);
             // Retyped around the same literal, it is the same question.
             let retyped = format!("Please  {a}  ");

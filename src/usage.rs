@@ -32,6 +32,8 @@ pub struct UsageRecord {
     pub error_code: Option<String>,
     /// Upstream calls made (0 when the cache answered, 2 after a retry).
     pub upstream_attempts: u32,
+    /// Counted against the month's quota: admitted by the limits (cache hits included).
+    pub billable: bool,
 }
 
 impl UsageRecord {
@@ -119,7 +121,7 @@ mod tests {
         let row = r.to_row();
         assert_eq!(row["status_code"], 502);
         assert_eq!(row["key_kind"], "live");
-        assert_eq!(row.as_object().unwrap().len(), 18);
+        assert_eq!(row.as_object().unwrap().len(), 19);
         let event = r.to_log_event(0);
         assert_eq!(event["status"], 502);
         assert_eq!(event["error"], row["error_code"]);

@@ -3,7 +3,8 @@
 //! in V8 without workerd's frozen clocks. Run by `npm run eval` (tools/semantic-wasm-bench.mjs).
 
 use crate::semantic::{
-    bucket_keys, decide, decode_record, encode_record, text_query, SemanticQuery, BANDS, MAX_BUCKET,
+    bucket_suffixes, decide, decode_record, encode_record, text_query, SemanticQuery, BANDS,
+    MAX_BUCKET,
 };
 use std::sync::OnceLock;
 
@@ -51,7 +52,7 @@ pub unsafe extern "C" fn bench_lookup(
     let mut hits = 0;
     for _ in 0..iterations {
         let q = query(text);
-        std::hint::black_box(bucket_keys("p", &q));
+        std::hint::black_box(bucket_suffixes(&q));
         for (i, rec) in records.iter().take(candidates as usize).enumerate() {
             if let Some(c) = decode_record(&i.to_string(), rec) {
                 hits += decide(&q, &c, 0.0).is_some() as u32;

@@ -29,6 +29,8 @@ await import('./integration/semantic.cases.mjs');
 await import('./integration/scale.cases.mjs');
 await import('./integration/errors.cases.mjs');
 await import('./integration/auth-and-limits.cases.mjs');
+await import('./integration/quotas-and-purge.cases.mjs');
+await import('./integration/isolate-memory.cases.mjs');
 await import('./integration/providers.cases.mjs');
 await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');

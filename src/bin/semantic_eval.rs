@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use watchllm_proxy::embedding::cosine;
 use watchllm_proxy::semantic::{
-    bucket_keys, decide, decode_record, encode_record, text_query, SemanticQuery, BANDS,
+    bucket_suffixes, decide, decode_record, encode_record, text_query, SemanticQuery, BANDS,
     DEFAULT_THRESHOLD, MAX_BUCKET,
 };
 
@@ -88,7 +88,7 @@ impl Scored {
 
 fn score(p: &Pair) -> Scored {
     let (qa, qb) = (query(&p.a), query(&p.b));
-    let same_bucket = bucket_keys("p", &qa) == bucket_keys("p", &qb);
+    let same_bucket = bucket_suffixes(&qa) == bucket_suffixes(&qb);
     let stored = decode_record("k", &encode_record(&qa));
     Scored {
         exact: p.a == p.b,
@@ -241,7 +241,7 @@ fn main() {
         let mut hits = 0usize;
         for r in 0..runs {
             let q = query(prompts[r % prompts.len()]);
-            std::hint::black_box(bucket_keys("p", &q));
+            std::hint::black_box(bucket_suffixes(&q));
             for (i, rec) in stored[..candidates].iter().enumerate() {
                 if let Some(c) = decode_record(&i.to_string(), rec) {
                     hits += decide(&q, &c, 0.0).is_some() as usize;

@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use watchllm_proxy::cache_entry::CacheEntry;
-use watchllm_proxy::cache_key::exact_cache_key;
+use watchllm_proxy::cache_key::entry_hash;
+use watchllm_proxy::keys::Keyspace;
 use watchllm_proxy::request::{parse, Endpoint};
-use watchllm_proxy::semantic::{bucket_keys, encode_record, field_for, query_for, MAX_BUCKET};
+use watchllm_proxy::semantic::{bucket_suffixes, encode_record, query_for, MAX_BUCKET};
 
 const VERBS: [&str; 8] = [
     "Explain",
@@ -102,7 +103,12 @@ fn main() -> std::io::Result<()> {
         let Ok(req) = parse(Endpoint::ChatCompletions, body.as_bytes()) else {
             continue;
         };
-        let key = exact_cache_key(project, &req);
+        let keyspace = Keyspace {
+            project_id: project,
+            generation: 0,
+        };
+        let hash = entry_hash(project, &req);
+        let key = keyspace.entry("chat", &hash);
         let Some(q) = query_for(&req) else { continue };
         let entry = CacheEntry {
             stored_at_ms: 0,
@@ -118,13 +124,16 @@ fn main() -> std::io::Result<()> {
         resp(&mut out, &["SET", &key, &entry.to_json(), "EX", "3600"])?;
         commands += 1;
         let record = encode_record(&q);
-        let buckets = bucket_keys(project, &q);
+        let buckets: Vec<String> = bucket_suffixes(&q)
+            .iter()
+            .map(|s| keyspace.bucket(s))
+            .collect();
         buckets_per_lookup = buckets.len();
         for bucket in buckets {
             let size = bucket_sizes.entry(bucket.clone()).or_default();
             if *size < MAX_BUCKET {
                 *size += 1;
-                resp(&mut out, &["HSET", &bucket, field_for(&key), &record])?;
+                resp(&mut out, &["HSET", &bucket, &hash, &record])?;
                 commands += 1;
             }
         }

@@ -28,6 +28,12 @@ pub struct KeyRecord {
     /// The project's TTL for completions (embeddings always keep 24 h).
     #[serde(default)]
     pub cache_ttl_secs: Option<u64>,
+    /// Requests a month this key's requests count against (the project's plan for live keys, the
+    /// sandbox plan for test keys), and that plan's name.
+    #[serde(default)]
+    pub monthly_requests: Option<u64>,
+    #[serde(default)]
+    pub quota_plan: Option<String>,
     /// Encrypted provider keys by provider name (`openai`, `groq`, ...).
     #[serde(default)]
     pub provider_keys: Option<HashMap<String, String>>,

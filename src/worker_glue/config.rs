@@ -31,6 +31,8 @@ pub struct Config {
     pub auth_cache_ttl_ms: u64,
     /// How long a cached key keeps working while Supabase is unreachable.
     pub auth_stale_ttl_ms: u64,
+    /// The dashboard's address, for links in errors (`DASHBOARD_URL`).
+    pub dashboard_url: String,
     /// `ENVIRONMENT` (production, staging, dev): tags logs and errors.
     pub environment: String,
     /// Datadog log shipping, on when `DD_API_KEY` is set; intake from `DD_SITE` or
@@ -84,6 +86,10 @@ impl Config {
             embedding_timeout_ms: number(env, "EMBEDDING_TIMEOUT_MS", 2_000),
             auth_cache_ttl_ms: number(env, "AUTH_CACHE_TTL_SECS", 60) * 1000,
             auth_stale_ttl_ms: number(env, "AUTH_STALE_TTL_SECS", 3600) * 1000,
+            dashboard_url: get(env, "DASHBOARD_URL")
+                .unwrap_or_else(|| "https://app.watchllm.dev".into())
+                .trim_end_matches('/')
+                .to_string(),
             environment: get(env, "ENVIRONMENT").unwrap_or_else(|| "production".into()),
             datadog_api_key: get(env, "DD_API_KEY"),
             datadog_logs_url: get(env, "DATADOG_LOGS_URL").unwrap_or_else(|| {

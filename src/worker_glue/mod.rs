@@ -4,7 +4,9 @@
 mod auth;
 mod config;
 mod health;
+mod isolate;
 mod pipeline;
+mod purge;
 mod responses;
 mod supabase;
 mod telemetry;
@@ -43,6 +45,11 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
         (Method::Get | Method::Head, "/health") => health::handle(&cfg).await,
         (_, "/health") => error_response(
             &ApiError::method_not_allowed(method.as_ref(), &path, "GET"),
+            &[],
+        ),
+        (Method::Delete, "/v1/cache") => purge::handle(req, &cfg, start_ms).await,
+        (_, "/v1/cache") => error_response(
+            &ApiError::method_not_allowed(method.as_ref(), &path, "DELETE"),
             &[],
         ),
         (Method::Get, "/v1/models") => {

@@ -53,12 +53,35 @@ impl Upstash<'_> {
     }
 
     /// Runs one command and returns its result.
-    pub async fn command(&self, cmd: &[&str]) -> Result<Value, RedisError> {
+    pub async fn command<S: AsRef<str>>(&self, cmd: &[S]) -> Result<Value, RedisError> {
+        let cmd: Vec<&str> = cmd.iter().map(AsRef::as_ref).collect();
         let v = self.post("/", &serde_json::json!(cmd)).await?;
         match (v.get("result"), v.get("error")) {
             (_, Some(e)) => Err(RedisError::Command(e.as_str().unwrap_or("").to_string())),
             (Some(r), _) => Ok(r.clone()),
             _ => Err(RedisError::BadReply(v.to_string())),
+        }
+    }
+
+    /// Runs a Lua script by its SHA-1 (`EVALSHA`), sending the script itself (`EVAL`, which also
+    /// loads it) only when Redis does not know it yet: after a restart or on a new database.
+    pub async fn eval(
+        &self,
+        script: &str,
+        sha: &str,
+        args: &[String],
+    ) -> Result<Value, RedisError> {
+        let mut cmd: Vec<&str> = vec!["EVALSHA", sha, "0"];
+        cmd.extend(args.iter().map(String::as_str));
+        match self.command(&cmd).await {
+            Err(RedisError::Command(msg) | RedisError::Http(_, msg))
+                if msg.starts_with("NOSCRIPT") =>
+            {
+                cmd[0] = "EVAL";
+                cmd[1] = script;
+                self.command(&cmd).await
+            }
+            other => other,
         }
     }
 

@@ -4,10 +4,8 @@
 // failed; usage alerts at 80% and 100%, once each) checked by a local server speaking Resend's format.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Stripe from 'stripe';
-import { eventually, h, sql, unique } from './harness.mjs';
+import { deliverWebhook as deliver, eventually, h, sql, stripeEvent as event, unique } from './harness.mjs';
 
-const stripe = new Stripe('sk_test_local_key');
 const captured = async () => (await fetch(`${h.stack.telemetry.url}/__captured`)).json();
 
 /** A signed-in dashboard user (through the Supabase Auth stand-in) and one of their projects. */
@@ -24,18 +22,6 @@ async function ownerWithProject() {
 }
 
 const post = (path, cookie, form = {}) => fetch(`${h.stack.dashboardUrl}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-
-let seq = 0;
-function event(type, object, createdOffset = 0) {
-  return { id: `evt_test_${Date.now()}_${++seq}`, object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000) + createdOffset, type, data: { object } };
-}
-
-async function deliver(evt, { secret = h.stack.telemetry.stripeWebhookSecret, timestamp } = {}) {
-  const payload = JSON.stringify(evt);
-  const header = stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) });
-  const r = await fetch(`${h.stack.dashboardUrl}/stripe/webhook`, { method: 'POST', headers: { 'stripe-signature': header, 'content-type': 'application/json' }, body: payload });
-  return { status: r.status, json: await r.json() };
-}
 
 const planOf = (id) => sql(`select plan || '|' || coalesce(subscription_status, '') || '|' || coalesce(stripe_customer_id, '') from projects where id = '${id}'`);
 
@@ -125,7 +111,7 @@ describe('billing (Stripe) and emails (Resend)', () => {
 
   test('usage alerts at 80% and 100% of the plan, each sent once a month', async () => {
     const { email, projectId } = await ownerWithProject();
-    const fill = (n) => sql(`insert into usage_logs (request_id, project_id, endpoint, cache_status, status_code) select 'seed-' || g, '${projectId}', 'chat', 'HIT', 200 from generate_series(1, ${n}) g`);
+    const fill = (n) => sql(`insert into usage_logs (request_id, project_id, key_kind, billable, endpoint, cache_status, status_code) select 'seed-' || g, '${projectId}', 'live', true, 'chat', 'HIT', 200 from generate_series(1, ${n}) g`);
     const runCron = async () => assert.equal((await fetch(`${h.stack.dashboardUrl}/__scheduled?cron=*/15+*+*+*+*`)).status, 200);
     const alerts = async () => (await captured()).emails.filter((m) => m.to.includes(email));
 

@@ -35,7 +35,7 @@ describe('exact cache', () => {
     await call('/v1/embeddings', { key, body: { model: 'openai/text-embedding-3-small', input: unique('ttl embed') } });
     const ttlOf = (endpoint) =>
       eventually(() => {
-        const k = redis('--scan', '--pattern', `wl:c2:${project.id}:${endpoint}:*`).split('\n').filter(Boolean)[0];
+        const k = redis('--scan', '--pattern', `wl:c2:${project.id}:g*:${endpoint}:*`).split('\n').filter(Boolean)[0];
         return k && Number(redis('TTL', k));
       }, { what: `${endpoint} entry` });
     const chatTtl = await ttlOf('chat');

@@ -1,8 +1,12 @@
 // Shared state and helpers for the integration suite: one local stack (real workerd, Redis,
 // PostgreSQL) per run, started by tests/integration.test.mjs.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Miniflare } from 'miniflare';
 import OpenAI from 'openai';
-import { supabaseAdmin } from '../../tools/stack.mjs';
+import Stripe from 'stripe';
+import { ROOT, supabaseAdmin } from '../../tools/stack.mjs';
 import { createProject, createApiKey, setProviderKey } from '../../tools/lib/projects.mjs';
 
 export const h = { stack: null };
@@ -86,4 +90,57 @@ export function sseData(text) {
     .split(/\r?\n\r?\n/)
     .map((block) => block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
     .filter(Boolean);
+}
+
+/**
+ * A second instance of the proxy in its own workerd (its own isolate, its own memory), with the
+ * same configuration, Redis and Supabase as the first: to show what holds across isolates.
+ */
+export async function secondIsolate() {
+  const envFile = path.join(h.stack.logDir, 'wrangler.env');
+  const bindings = Object.fromEntries(
+    fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]),
+  );
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(ROOT, 'build/index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-01',
+    bindings,
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  await mf.ready;
+  const send = async (p, { method = 'POST', key, body } = {}) => {
+    const r = await mf.dispatchFetch(`http://proxy.local${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: r.status, headers: r.headers, text, json };
+  };
+  return { send, dispose: () => mf.dispose() };
+}
+
+const stripe = new Stripe('sk_test_local_key');
+let stripeSeq = 0;
+
+/** A Stripe event object, `createdOffset` seconds from now. */
+export function stripeEvent(type, object, createdOffset = 0) {
+  return { id: `evt_test_${Date.now()}_${++stripeSeq}`, object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000) + createdOffset, type, data: { object } };
+}
+
+/** Delivers an event to the dashboard's webhook, signed with the official stripe library. */
+export async function deliverWebhook(evt, { secret = h.stack.telemetry.stripeWebhookSecret, timestamp } = {}) {
+  const payload = JSON.stringify(evt);
+  const header = stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) });
+  const r = await fetch(`${h.stack.dashboardUrl}/stripe/webhook`, { method: 'POST', headers: { 'stripe-signature': header, 'content-type': 'application/json' }, body: payload });
+  return { status: r.status, json: await r.json() };
 }

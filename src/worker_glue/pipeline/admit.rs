@@ -4,7 +4,7 @@
 
 use super::Exchange;
 use crate::api_key;
-use crate::cache_key::exact_cache_key;
+use crate::cache_key::entry_hash;
 use crate::controls::CacheControls;
 use crate::error::ApiError;
 use crate::models::{self, Provider, Route};
@@ -23,8 +23,8 @@ pub struct Admitted {
     pub route: Route,
     pub dialect: Dialect,
     pub controls: CacheControls,
-    /// The exact-cache key.
-    pub entry_key: String,
+    /// The exact entry's hash (its key is built under the project's current generation).
+    pub entry_hash: String,
     /// The semantic query with the in-Worker embedder (None: not a semantic request, or off).
     pub semantic: Option<SemanticQuery>,
     /// The project embeds with its OpenAI key: the query's vector is fetched after the exact
@@ -73,7 +73,7 @@ pub async fn admit(
     let hosted_embedder = Embedder::from_setting(&record.semantic_embedder) == Embedder::OpenAi
         && record.has_provider_key(Provider::OpenAi.name());
     Ok(Admitted {
-        entry_key: exact_cache_key(&record.project_id, &request),
+        entry_hash: entry_hash(&record.project_id, &request),
         key_hash: presented.hash,
         record,
         request,

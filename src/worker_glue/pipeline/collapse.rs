@@ -1,5 +1,6 @@
 //! Stage 4, collapse: concurrent identical misses make one upstream call. The first takes a
-//! short-lived lock in Redis and goes upstream; the others wait for its answer to be stored and
+//! short-lived lock in Redis (in the lookup's round trip) and goes upstream; the others wait for
+//! its answer to be stored and
 //! are served it as a HIT (`collapsed`), or go upstream themselves if the leader ends without a
 //! cacheable answer. Redis rather than isolate memory, because identical requests land on
 //! different isolates and Workers forbid one request from resolving I/O on another's behalf.
@@ -8,9 +9,12 @@ use super::admit::Admitted;
 use super::lookup::{Found, Hit};
 use super::Exchange;
 use crate::cache_entry::CacheEntry;
-use crate::lookup_plan::{self, LeaderPoll};
+use crate::keys::{self, Keyspace};
+use crate::lookup_plan::{LeaderPoll, LockState};
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
+use crate::worker_glue::isolate::Remembered;
 use crate::worker_glue::upstash::Upstash;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::Delay;
 use worker_util::now_ms;
@@ -19,46 +23,30 @@ use worker_util::now_ms;
 const FIRST_POLL_MS: u64 = 10;
 const LONGEST_POLL_MS: u64 = 200;
 
-/// Takes the lock (this request leads: `ex.lock`), or waits for the leader's answer.
+/// Waits for the leader's answer when another identical request holds the lock (the lookup took
+/// it for this request, or found it held, in its round trip).
 pub async fn collapse(ex: &mut Exchange, a: &Admitted, found: &Found) -> Option<Hit> {
-    if !found.redis_up || !a.controls.reads_cache() {
+    if found.lock != LockState::HeldByAnother {
         return None;
     }
-    let lock_key = lookup_plan::inflight_key(&a.entry_key);
-    let wait_ms = ex.cfg.upstream_timeout(a.route.provider);
-    let redis = ex.cfg.redis();
-    let lock = lookup_plan::lock_command(&lock_key, &ex.request_id, wait_ms + 1_000);
-    let taken = match redis.pipeline(&[lock]).await {
-        Ok(replies) => replies
-            .first()
-            .and_then(|r| r.as_ref().ok())
-            .and_then(lookup_plan::lock_taken),
-        Err(e) => {
-            worker::console_warn!("in-flight lock unavailable: {e}");
-            None
-        }
+    let ks = Keyspace {
+        project_id: &a.record.project_id,
+        generation: found.stamp.generation,
     };
-    match taken {
-        Some(true) => {
-            ex.lock = Some(lock_key);
-            None
-        }
-        Some(false) => {
-            let poll = LeaderPoll {
-                entry_key: a.entry_key.clone(),
-                lock_key,
-            };
-            wait_for_leader(&redis, &poll, wait_ms)
-                .await
-                .map(|entry| Hit {
-                    entry,
-                    status: CacheStatus::Hit,
-                    similarity: None,
-                    detail: CacheDetail::Collapsed,
-                })
-        }
-        None => None,
-    }
+    let entry_key = ks.entry(a.request.endpoint.name(), &a.entry_hash);
+    let poll = LeaderPoll {
+        lock_key: keys::inflight(&entry_key),
+        entry_key,
+    };
+    let wait_ms = ex.cfg.upstream_timeout(a.route.provider);
+    let entry = wait_for_leader(&ex.cfg.redis(), &poll, wait_ms).await?;
+    let json = Rc::new(entry.answer.to_string().into_bytes());
+    Some(Hit {
+        entry: Rc::new(Remembered { entry, json }),
+        status: CacheStatus::Hit,
+        similarity: None,
+        detail: CacheDetail::Collapsed,
+    })
 }
 
 /// Polls (with growing pauses) until the leader's answer is stored, the lock is gone without

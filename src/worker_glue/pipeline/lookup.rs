@@ -1,26 +1,43 @@
-//! Stage 2, lookup: one Redis round trip (the rate-limit counter, the exact entry, the in-Worker
-//! embedder's semantic buckets), the rate-limit decision, and the semantic decision over the
-//! candidates (a hosted embedder's vector and buckets come after the exact lookup misses).
-//! Redis down: no cache and no limit, the request is served anyway (fail open).
+//! Stage 2, lookup: everything a request needs from Redis, in one atomic round trip or none.
+//!
+//! - From memory, no round trip: an exact entry this isolate holds (L1), under the project's cache
+//!   state confirmed less than a second ago, with a request left in both budgets' leases. When a
+//!   lease runs low or the state's confirmation ages, it is renewed in the background.
+//! - Else the lookup script (`LookupPlan`): the budgets synced (rate limit and monthly quota), the
+//!   cache state, the exact entry, the in-Worker embedder's bucket with its first entries, and on
+//!   a miss the in-flight lock. Then the semantic decision, with no second round trip when the
+//!   best candidate's entry came with its bucket. (A hosted embedder's vector and buckets come
+//!   after the exact entry misses.)
+//!
+//! Redis down: no cache, no limits, the request is served anyway (fail open).
 
 use super::admit::Admitted;
 use super::Exchange;
+use crate::budget::{self, Lease};
 use crate::cache_entry::CacheEntry;
 use crate::error::ApiError;
-use crate::lookup_plan::{self, LookupPlan};
+use crate::keys::{self, Keyspace};
+use crate::l1::Stamp;
+use crate::lookup_plan::{self, BudgetSync, LockState, LookupPlan};
 use crate::models::Provider;
-use crate::rate_limit;
+use crate::quota;
+use crate::rate_limit::{self, Decision};
 use crate::semantic::{self, Candidate, SemanticQuery};
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
 use crate::worker_glue::auth::KeyRecord;
 use crate::worker_glue::config::Config;
+use crate::worker_glue::isolate::{self, Remembered};
 use crate::worker_glue::upstash::Upstash;
+use std::rc::Rc;
 use worker::Context;
-use worker_util::Outbound;
+use worker_util::{now_ms, Outbound};
+
+/// Entries the script reads with each bucket (a bucket mostly holds one or two).
+const FETCH_PER_BUCKET: usize = 4;
 
 /// An answer found in the cache.
 pub struct Hit {
-    pub entry: CacheEntry,
+    pub entry: Rc<Remembered>,
     pub status: CacheStatus,
     pub similarity: Option<f64>,
     pub detail: CacheDetail,
@@ -29,96 +46,330 @@ pub struct Hit {
 /// What the lookup found.
 pub struct Found {
     pub hit: Option<Hit>,
-    /// Whether Redis answered (else: no cache, no limit).
+    /// Whether Redis answered (else: no cache, no limits).
     pub redis_up: bool,
-    /// The query the miss's answer is stored under, and its buckets.
+    /// The project's cache state the answer is stored under.
+    pub stamp: Stamp,
+    pub lock: LockState,
+    /// The query the miss's answer is stored under, and its buckets' keys.
     pub semantic: Option<SemanticQuery>,
     pub buckets: Vec<String>,
 }
 
-pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Found, ApiError> {
-    let reads = a.controls.reads_cache();
-    let mut semantic = a.semantic.clone();
-    let mut buckets = match &semantic {
-        Some(q) if !a.hosted_embedder => semantic::bucket_keys(&a.record.project_id, q),
-        _ => Vec::new(),
-    };
-    let plan = LookupPlan {
-        project_id: a.record.project_id.clone(),
-        rate_counter: rate_limit::counter_key(&a.key_hash, ex.start_ms),
-        entry_key: reads.then(|| a.entry_key.clone()),
-        buckets: if reads { buckets.clone() } else { Vec::new() },
-    };
-    let cfg = ex.cfg.clone();
-    let redis = cfg.redis();
-    let found = match redis.pipeline(&plan.commands()).await {
-        Ok(replies) => plan.decode(&replies).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let found = match found {
-        Ok(f) => Some(f),
-        Err(e) => {
-            worker::console_warn!("redis unavailable, serving without cache or rate limit: {e}");
-            None
-        }
-    };
-    let redis_up = found.is_some();
-    let miss = |semantic, buckets| Found {
-        hit: None,
-        redis_up,
-        semantic,
-        buckets,
-    };
-    let Some(found) = found else {
-        return Ok(miss(semantic, buckets));
-    };
+/// The request's two budgets, by name, window and limit.
+struct Budgets {
+    rate: (String, u64, u64),
+    quota: Option<(String, u64, u64, String)>,
+}
 
-    if let Some(count) = found.count {
-        let decision = rate_limit::decide(count, a.record.requests_per_minute, ex.start_ms);
+impl Budgets {
+    fn of(a: &Admitted, now: u64) -> Budgets {
+        let r = &a.record;
+        Budgets {
+            rate: (
+                keys::rate_counter(&a.key_hash, rate_limit::window(now)),
+                rate_limit::window(now),
+                r.requests_per_minute,
+            ),
+            quota: r.monthly_requests.map(|limit| {
+                let month = quota::month(now);
+                (
+                    keys::quota_counter(&r.project_id, &r.key_kind, month),
+                    month as u64,
+                    limit,
+                    r.quota_plan.clone().unwrap_or_default(),
+                )
+            }),
+        }
+    }
+
+    /// Whether both leases have a request left for one more, without asking Redis.
+    fn in_hand(&self) -> bool {
+        let (name, window, _) = &self.rate;
+        let rate = isolate::budget(name, |b| !b.is_empty(*window));
+        rate && self
+            .quota
+            .as_ref()
+            .is_none_or(|(name, window, ..)| isolate::budget(name, |b| !b.is_empty(*window)))
+    }
+
+    /// Whether either lease runs low (renew it in the background).
+    fn low(&self) -> bool {
+        let (name, window, limit) = &self.rate;
+        isolate::budget(name, |b| b.is_low(*window, budget::lease_size(*limit)))
+            || self.quota.as_ref().is_some_and(|(name, window, limit, _)| {
+                isolate::budget(name, |b| b.is_low(*window, budget::lease_size(*limit)))
+            })
+    }
+
+    fn sync(name: &str, window: u64, limit: u64, ttl_secs: u64) -> BudgetSync {
+        isolate::budget(name, |b| BudgetSync {
+            key: name.to_string(),
+            report: b.report(window),
+            want: budget::lease_size(limit),
+            limit,
+            ttl_secs,
+            need: b.is_empty(window),
+        })
+    }
+
+    /// The syncs to send, taking what this isolate has to report.
+    fn syncs(&self, now: u64) -> (BudgetSync, Option<BudgetSync>) {
+        let (name, window, limit) = &self.rate;
+        let rate = Self::sync(name, *window, *limit, rate_limit::COUNTER_TTL_SECS);
+        let quota = self.quota.as_ref().map(|(name, window, limit, _)| {
+            Self::sync(name, *window, *limit, quota::counter_ttl_secs(now))
+        });
+        (rate, quota)
+    }
+
+    /// Keeps a report that did not reach Redis for the next sync.
+    fn unsent(&self, rate: &BudgetSync, quota: Option<&BudgetSync>) {
+        isolate::budget(&rate.key, |b| b.unsent(self.rate.1, rate.report));
+        if let (Some(q), Some((name, window, ..))) = (quota, &self.quota) {
+            isolate::budget(name, |b| b.unsent(*window, q.report));
+        }
+    }
+
+    fn renew(&self, rate: Lease, quota: Option<Lease>) {
+        let (name, window, _) = &self.rate;
+        isolate::budget(name, |b| b.renew(*window, rate));
+        if let (Some(lease), Some((name, window, ..))) = (quota, &self.quota) {
+            isolate::budget(name, |b| b.renew(*window, lease));
+        }
+    }
+
+    /// Admits this request from the leases, or says which limit refuses it; sets the headers.
+    fn admit(&self, ex: &mut Exchange, a: &Admitted, now: u64) -> Result<(), ApiError> {
+        let (name, window, limit) = &self.rate;
+        let (allowed, remaining) =
+            isolate::budget(name, |b| (b.take(*window), b.remaining(*limit)));
+        let decision = Decision::new(allowed, *limit, remaining, now);
         ex.response_headers.extend(decision.headers());
-        if !decision.allowed {
+        if !allowed {
             return Err(ApiError::rate_limited(decision.limit, decision.reset_secs));
         }
-    }
-    if let Some(entry) = found.entry {
-        return Ok(Found {
-            hit: Some(Hit {
-                entry,
-                status: CacheStatus::Hit,
-                similarity: None,
-                detail: CacheDetail::Served,
-            }),
-            ..miss(semantic, buckets)
-        });
-    }
-
-    let mut candidates = found.candidates;
-    if a.hosted_embedder && !a.controls.bypass {
-        semantic = match &semantic {
-            Some(q) => hosted_query(&ex.cfg, &a.record, q).await,
-            None => None,
-        };
-        buckets = semantic
-            .as_ref()
-            .map(|q| semantic::bucket_keys(&a.record.project_id, q))
-            .unwrap_or_default();
-        if reads && !buckets.is_empty() {
-            candidates = read_buckets(&redis, &a.record.project_id, &buckets).await;
+        if let Some((name, window, limit, plan)) = &self.quota {
+            let (allowed, remaining) =
+                isolate::budget(name, |b| (b.take(*window), b.remaining(*limit)));
+            ex.response_headers
+                .push(("X-WatchLLM-Quota-Remaining", remaining.to_string()));
+            if !allowed {
+                let upgrade = format!("{}/projects/{}", ex.cfg.dashboard_url, a.record.project_id);
+                return Err(quota::exceeded(plan, *limit, now, &upgrade));
+            }
         }
+        ex.log.billable = true;
+        Ok(())
     }
-    if let (Some(q), true) = (&semantic, reads) {
-        if let Some(hit) = semantic_hit(ex, ctx, &redis, a, q, &candidates, &buckets).await {
+}
+
+pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Found, ApiError> {
+    let now = ex.start_ms;
+    let budgets = Budgets::of(a, now);
+    let project = a.record.project_id.as_str();
+    let reads = a.controls.reads_cache();
+    let endpoint = a.request.endpoint.name();
+
+    if let Some(stamp) = isolate::confirmed(project, now).filter(|_| reads && budgets.in_hand()) {
+        let key = keyspace(project, stamp).entry(endpoint, &a.entry_hash);
+        if let Some(entry) = isolate::recall(&key, now, stamp) {
+            budgets.admit(ex, a, now)?;
+            if budgets.low() || isolate::confirmation_due(project, now) {
+                background_sync(ex, ctx, a, budgets);
+            }
             return Ok(Found {
-                hit: Some(hit),
-                ..miss(semantic, buckets)
+                hit: Some(Hit {
+                    entry,
+                    status: CacheStatus::Hit,
+                    similarity: None,
+                    detail: CacheDetail::Served,
+                }),
+                redis_up: true,
+                stamp,
+                lock: LockState::NotAsked,
+                semantic: a.semantic.clone(),
+                buckets: Vec::new(),
             });
         }
     }
-    Ok(miss(semantic, buckets))
+
+    let (rate, quota) = budgets.syncs(now);
+    let local_buckets = match &a.semantic {
+        Some(q) if !a.hosted_embedder => semantic::bucket_suffixes(q),
+        _ => Vec::new(),
+    };
+    let plan = LookupPlan {
+        project_id: project.to_string(),
+        endpoint,
+        entry_hash: a.entry_hash.clone(),
+        read: reads,
+        lock: reads.then(|| {
+            (
+                ex.request_id.clone(),
+                ex.cfg.upstream_timeout(a.route.provider) + 1_000,
+            )
+        }),
+        fetch_per_bucket: FETCH_PER_BUCKET,
+        rate,
+        quota,
+        bucket_suffixes: local_buckets.clone(),
+    };
+    let asked_at = now_ms();
+    let cfg = ex.cfg.clone();
+    let redis = cfg.redis();
+    let found = run_lookup(&redis, &plan).await;
+    let Some(found) = found else {
+        budgets.unsent(&plan.rate, plan.quota.as_ref());
+        return Ok(Found {
+            hit: None,
+            redis_up: false,
+            stamp: Stamp::default(),
+            lock: LockState::NotAsked,
+            semantic: a.semantic.clone(),
+            buckets: Vec::new(),
+        });
+    };
+    let stamp = Stamp {
+        generation: found.generation,
+        epoch: found.epoch,
+    };
+    isolate::confirm(project, stamp, asked_at);
+    budgets.renew(found.rate, found.quota);
+    budgets.admit(ex, a, now)?;
+    if matches!(found.lock, LockState::Taken) {
+        ex.lock = Some(keys::inflight(
+            &keyspace(project, stamp).entry(endpoint, &a.entry_hash),
+        ));
+    }
+    let ks = keyspace(project, stamp);
+    let mut out = Found {
+        hit: None,
+        redis_up: true,
+        stamp,
+        lock: found.lock,
+        semantic: a.semantic.clone(),
+        buckets: local_buckets.iter().map(|s| ks.bucket(s)).collect(),
+    };
+    if let Some((entry, ttl_ms)) = found.entry {
+        let key = ks.entry(endpoint, &a.entry_hash);
+        isolate::remember(key.clone(), entry, ttl_ms, now, stamp);
+        out.hit = isolate::recall(&key, now, stamp).map(|entry| Hit {
+            entry,
+            status: CacheStatus::Hit,
+            similarity: None,
+            detail: CacheDetail::Served,
+        });
+        return Ok(out);
+    }
+
+    let mut candidates = found.candidates;
+    let mut fetched = found.fetched;
+    if a.hosted_embedder && !a.controls.bypass {
+        out.semantic = match &a.semantic {
+            Some(q) => hosted_query(&ex.cfg, &a.record, q).await,
+            None => None,
+        };
+        let suffixes = out
+            .semantic
+            .as_ref()
+            .map(semantic::bucket_suffixes)
+            .unwrap_or_default();
+        out.buckets = suffixes.iter().map(|s| ks.bucket(s)).collect();
+        if reads && !out.buckets.is_empty() {
+            candidates = read_buckets(&redis, &ks, &out.buckets).await;
+            fetched = Vec::new();
+        }
+    }
+    if let (Some(q), true) = (&out.semantic, reads) {
+        out.hit = semantic_hit(
+            ex,
+            ctx,
+            &redis,
+            a,
+            &ks,
+            q,
+            &candidates,
+            fetched,
+            &out.buckets,
+        )
+        .await;
+    }
+    Ok(out)
+}
+
+fn keyspace(project_id: &str, stamp: Stamp) -> Keyspace<'_> {
+    Keyspace {
+        project_id,
+        generation: stamp.generation,
+    }
+}
+
+/// The script's answer, or None when Redis cannot be reached (or answers nonsense).
+async fn run_lookup(redis: &Upstash<'_>, plan: &LookupPlan) -> Option<lookup_plan::Found> {
+    let reply = redis
+        .eval(
+            lookup_plan::LOOKUP_SCRIPT,
+            lookup_plan::lookup_script_sha(),
+            &plan.args(),
+        )
+        .await;
+    match reply
+        .map_err(|e| e.to_string())
+        .and_then(|r| plan.decode(&r).map_err(|e| e.to_string()))
+    {
+        Ok(found) => Some(found),
+        Err(e) => {
+            worker::console_warn!("redis unavailable, serving without cache or limits: {e}");
+            None
+        }
+    }
+}
+
+/// Renews the leases and the project's confirmation without delaying this request: a budget-only
+/// run of the lookup script, one in flight per key at a time.
+fn background_sync(ex: &Exchange, ctx: &Context, a: &Admitted, budgets: Budgets) {
+    let name = budgets.rate.0.clone();
+    if !isolate::start_sync(&name) {
+        return;
+    }
+    let now = ex.start_ms;
+    let (rate, quota) = budgets.syncs(now);
+    let plan = LookupPlan {
+        project_id: a.record.project_id.clone(),
+        endpoint: a.request.endpoint.name(),
+        entry_hash: a.entry_hash.clone(),
+        read: false,
+        lock: None,
+        fetch_per_bucket: 0,
+        rate,
+        quota,
+        bucket_suffixes: Vec::new(),
+    };
+    let cfg = ex.cfg.clone();
+    ctx.wait_until(async move {
+        let asked_at = now_ms();
+        match run_lookup(&cfg.redis(), &plan).await {
+            Some(found) => {
+                let stamp = Stamp {
+                    generation: found.generation,
+                    epoch: found.epoch,
+                };
+                isolate::confirm(&plan.project_id, stamp, asked_at);
+                budgets.renew(found.rate, found.quota);
+            }
+            None => budgets.unsent(&plan.rate, plan.quota.as_ref()),
+        }
+        isolate::end_sync(&name);
+    });
 }
 
 /// The hosted embedder's buckets, read in a second round trip.
-async fn read_buckets(redis: &Upstash<'_>, project_id: &str, buckets: &[String]) -> Vec<Candidate> {
+async fn read_buckets(
+    redis: &Upstash<'_>,
+    ks: &Keyspace<'_>,
+    buckets: &[String],
+) -> Vec<Candidate> {
     let reads: Vec<Vec<String>> = buckets
         .iter()
         .map(|b| vec!["HGETALL".to_string(), b.clone()])
@@ -127,40 +378,51 @@ async fn read_buckets(redis: &Upstash<'_>, project_id: &str, buckets: &[String])
     replies
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .flat_map(|r| lookup_plan::bucket_candidates(project_id, r))
+        .flat_map(|r| lookup_plan::bucket_candidates(ks, r))
         .collect()
 }
 
-/// The best candidate the decision lets through, with its entry (read by its key); an entry
-/// that has expired since is dropped from its buckets.
+/// The best candidate the decision lets through, with its entry (read with its bucket, or else
+/// by its key); an entry that has expired since is dropped from its buckets.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the stage's state, spelled out"
+)]
 async fn semantic_hit(
     ex: &Exchange,
     ctx: &Context,
     redis: &Upstash<'_>,
     a: &Admitted,
+    ks: &Keyspace<'_>,
     q: &SemanticQuery,
     candidates: &[Candidate],
+    fetched: Vec<(String, CacheEntry)>,
     buckets: &[String],
 ) -> Option<Hit> {
-    let project_prefix = semantic::entry_key_for(&a.record.project_id, "");
     let (candidate, similarity) =
-        semantic::best_match(q, candidates, a.controls.threshold, &project_prefix)?;
-    match redis.command(&["GET", &candidate.entry_key]).await {
-        Ok(serde_json::Value::String(text)) => CacheEntry::from_json(&text).map(|entry| Hit {
-            entry,
-            status: CacheStatus::HitSemantic,
-            similarity: Some(similarity as f64),
-            detail: CacheDetail::Served,
-        }),
-        Ok(_) => {
-            forget_expired(ex, ctx, buckets, &candidate.entry_key);
-            None
-        }
-        Err(e) => {
-            worker::console_warn!("semantic candidate fetch failed: {e}");
-            None
-        }
-    }
+        semantic::best_match(q, candidates, a.controls.threshold, &ks.entry_prefix())?;
+    let entry = match fetched.into_iter().find(|(k, _)| *k == candidate.entry_key) {
+        Some((_, entry)) => Some(entry),
+        None => match redis.command(&["GET", &candidate.entry_key]).await {
+            Ok(serde_json::Value::String(text)) => CacheEntry::from_json(&text),
+            Ok(_) => None,
+            Err(e) => {
+                worker::console_warn!("semantic candidate fetch failed: {e}");
+                return None;
+            }
+        },
+    };
+    let Some(entry) = entry else {
+        forget_expired(ex, ctx, buckets, &candidate.entry_key);
+        return None;
+    };
+    let json = Rc::new(entry.answer.to_string().into_bytes());
+    Some(Hit {
+        entry: Rc::new(Remembered { entry, json }),
+        status: CacheStatus::HitSemantic,
+        similarity: Some(similarity as f64),
+        detail: CacheDetail::Served,
+    })
 }
 
 /// Drops a bucket field whose entry has expired, off the hot path.

@@ -1,10 +1,10 @@
 //! The request pipeline for the proxied endpoints, as named stages, each returning a value:
 //!
 //! 1. `admit`: the key, the body, the route and the client's cache controls;
-//! 2. `lookup`: one Redis round trip (rate limit, exact entry, semantic buckets), then the
-//!    semantic decision;
+//! 2. `lookup`: the isolate's memory, or one Redis round trip (rate limit and quota, the cache
+//!    state, the exact entry, semantic buckets, the in-flight lock), then the semantic decision;
 //! 3. `respond`: a cache hit answered as JSON or a replayed stream;
-//! 4. `collapse`: concurrent identical misses wait for one leader's answer;
+//! 4. `collapse`: a request whose identical twin is in flight waits for that leader's answer;
 //! 5. `forward`: the provider call, in its dialect, with one retry where safe;
 //! 6. `stream`: a streamed miss forwarded as it arrives;
 //! 7. `store`: the answer written for the next request (off the hot path);

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::request::ProxyRequest;
 use crate::sse;
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
-use crate::worker_glue::responses::{bytes_response, json_response};
+use crate::worker_glue::responses::bytes_response;
 use worker::{Context, Response};
 use worker_util::now_ms;
 
@@ -20,7 +20,8 @@ fn built(r: worker::Result<Response>) -> Result<Response, ApiError> {
 
 /// Answers from a cache entry, as JSON or as a replayed SSE stream.
 pub fn from_cache(ex: &mut Exchange, req: &ProxyRequest, hit: Hit) -> Result<Response, ApiError> {
-    let entry = hit.entry;
+    let remembered = hit.entry;
+    let entry = &remembered.entry;
     let mut h = ex.headers(hit.status, hit.detail, &entry.provider);
     h.cache_age_secs = entry.age_secs(ex.start_ms);
     h.similarity = hit.similarity;
@@ -28,7 +29,7 @@ pub fn from_cache(ex: &mut Exchange, req: &ProxyRequest, hit: Hit) -> Result<Res
     // completion) is in the usage log's cost_saved_usd.
     h.tokens_saved = entry.usage().prompt_tokens;
     let mut headers = ex.all_headers(h);
-    ex.log.served(&entry, hit.status, hit.similarity);
+    ex.log.served(entry, hit.status, hit.similarity);
     if req.stream {
         let body = sse::replay(&entry.answer, req.include_usage)
             .concat()
@@ -41,7 +42,8 @@ pub fn from_cache(ex: &mut Exchange, req: &ProxyRequest, hit: Hit) -> Result<Res
             &headers,
         ))
     } else {
-        built(json_response(200, &entry.answer, &headers))
+        let body = remembered.json.as_ref().clone();
+        built(bytes_response(200, "application/json", body, &headers))
     }
 }
 
@@ -71,7 +73,7 @@ pub fn answer(
     if let Some(mut plan) = plan.filter(|_| cacheable) {
         plan.lock = ex.lock.take();
         let cfg = ex.cfg.clone();
-        ctx.wait_until(async move { store::store(&cfg, &plan, &entry).await });
+        ctx.wait_until(async move { store::store(&cfg, &plan, entry).await });
     }
     built(bytes_response(200, "application/json", body, &headers))
 }

@@ -5,10 +5,13 @@
 use super::admit::Admitted;
 use super::lookup::Found;
 use crate::cache_entry::CacheEntry;
+use crate::keys::Keyspace;
 pub use crate::lookup_plan::StorePlan;
 use crate::request::Endpoint;
 use crate::semantic;
 use crate::worker_glue::config::Config;
+use crate::worker_glue::isolate;
+use worker_util::now_ms;
 
 /// Where and how long this request's answer is stored; None when it is not (Redis down, bypass).
 pub fn plan(a: &Admitted, found: &Found) -> Option<StorePlan> {
@@ -20,24 +23,37 @@ pub fn plan(a: &Admitted, found: &Found) -> Option<StorePlan> {
         Endpoint::Embeddings => endpoint.cache_ttl_secs(),
         _ => a.record.cache_ttl_secs.unwrap_or(endpoint.cache_ttl_secs()),
     };
+    let ks = Keyspace {
+        project_id: &a.record.project_id,
+        generation: found.stamp.generation,
+    };
     Some(StorePlan {
-        key: a.entry_key.clone(),
+        key: ks.entry(endpoint.name(), &a.entry_hash),
         ttl_secs,
         semantic: found
             .semantic
             .as_ref()
             .map(|q| (found.buckets.clone(), semantic::encode_record(q))),
         lock: None,
+        stamp: found.stamp,
     })
 }
 
-/// Writes the entry and its bucket fields (one pipeline), releases the lock, trims buckets.
-pub async fn store(cfg: &Config, plan: &StorePlan, entry: &CacheEntry) {
+/// Writes the entry and its bucket fields (one pipeline), releases the lock, keeps the entry in
+/// this isolate's memory (under the cache state it was looked up in), trims buckets.
+pub async fn store(cfg: &Config, plan: &StorePlan, entry: CacheEntry) {
     let redis = cfg.redis();
     let replies = match redis.pipeline(&plan.commands(&entry.to_json())).await {
         Ok(r) => r,
         Err(e) => return worker::console_warn!("cache store failed: {e}"),
     };
+    isolate::remember(
+        plan.key.clone(),
+        entry,
+        plan.ttl_secs * 1000,
+        now_ms(),
+        plan.stamp,
+    );
     for (bucket, excess) in plan.overfull(&replies) {
         let picked = redis
             .command(&["HRANDFIELD", &bucket, &excess.to_string()])

@@ -96,7 +96,7 @@ pub fn stream_miss(
                 finisher.log.answered(usage, cost);
                 if let Some(mut plan) = plan.filter(|_| cacheable) {
                     plan.lock = finisher.take_lock();
-                    store::store(&cfg, &plan, &entry).await;
+                    store::store(&cfg, &plan, entry).await;
                 }
             }
             Ok(None) => {
