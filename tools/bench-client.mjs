@@ -1,42 +1,70 @@
 // Load generator for tools/bench.mjs, in its own process so that it does not share an event loop
-// (or a core's worth of scheduling) with the local stack's adapters. Reads a JSON job from argv,
-// prints a JSON result. Loopback only; bounded by request counts and seconds.
+// (or a core's worth of scheduling) with the systems measured. Reads a JSON job from argv, prints
+// a JSON result. Loopback only; bounded by request counts and seconds. The same client measures
+// every system: HIT latency (one prompt asked again and again, after it is cached), MISS
+// overhead (a new prompt through the system minus the same kind of call straight to the
+// upstream), HIT throughput, and a streamed MISS's time to first byte against the upstream's.
 const job = JSON.parse(process.argv[2]);
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const headers = { authorization: `Bearer ${job.key}`, 'content-type': 'application/json' };
-const body = (content) => JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] });
+const upstreamHeaders = { authorization: `Bearer ${job.providerKey}`, 'content-type': 'application/json' };
+const body = (content, extra = {}) => JSON.stringify({ model: job.model, messages: [{ role: 'user', content }], ...extra });
 async function post(url, b, h = headers) {
   const t = performance.now();
   const r = await fetch(url, { method: 'POST', headers: h, body: b });
   await r.arrayBuffer();
   if (r.status !== 200) throw new Error(`HTTP ${r.status} from ${url}`);
-  return { ms: performance.now() - t, cache: r.headers.get('x-watchllm-cache'), inner: Number(r.headers.get('x-watchllm-latency-ms')) };
+  const timing = Object.fromEntries((r.headers.get('server-timing') || '').split(', ').filter(Boolean).map((p) => { const [n, d] = p.split(';dur='); return [n, Number(d)]; }));
+  return { ms: performance.now() - t, cache: r.headers.get('x-watchllm-cache'), timing };
 }
+/** Time to the first byte of a streamed answer (and reads the rest). */
+async function firstByte(url, b, h = headers) {
+  const t = performance.now();
+  const r = await fetch(url, { method: 'POST', headers: h, body: b });
+  if (r.status !== 200) throw new Error(`HTTP ${r.status} from ${url}`);
+  const reader = r.body.getReader();
+  await reader.read();
+  const ms = performance.now() - t;
+  while (!(await reader.read()).done);
+  return ms;
+}
+const upstreamCount = async () => (await (await fetch(job.countUrl)).json()).count;
+
 const proxyUrl = `${job.url}/v1/chat/completions`;
 const hitBody = body(`benchmark hit prompt ${job.tag}`);
 await post(proxyUrl, hitBody);
 for (let i = 0; i < 100; i++) await post(proxyUrl, hitBody);
+const callsBefore = await upstreamCount();
 const hits = [];
-const inner = [];
 for (let i = 0; i < job.nHit; i++) {
   const r = await post(proxyUrl, hitBody);
-  if (r.cache !== 'HIT') throw new Error(`expected a HIT, got ${r.cache}`);
+  if (job.cacheHeader && r.cache !== 'HIT') throw new Error(`expected a HIT, got ${r.cache}`);
   hits.push(r.ms);
-  inner.push(r.inner);
 }
+const upstreamCallsDuringHits = (await upstreamCount()) - callsBefore;
+
 const direct = [];
 const proxied = [];
-const upstreamHeaders = { authorization: `Bearer ${job.providerKey}`, 'content-type': 'application/json' };
+const missTiming = {};
 for (let i = 0; i < job.nMiss; i++) {
-  direct.push((await post(job.upstreamUrl, body(`direct ${i}`), upstreamHeaders)).ms);
+  direct.push((await post(job.upstreamUrl, body(`direct ${job.tag} ${i}`), upstreamHeaders)).ms);
   const r = await post(proxyUrl, body(`miss ${job.tag} ${i} ${Date.now()}`));
-  if (r.cache !== 'MISS') throw new Error('expected a MISS');
+  if (job.cacheHeader && r.cache !== 'MISS') throw new Error('expected a MISS');
   proxied.push(r.ms);
+  for (const [n, d] of Object.entries(r.timing)) (missTiming[n] ??= []).push(d);
 }
 const overhead = proxied.map((p, i) => p - direct[i]);
+
+const ttfb = [];
+for (let i = 0; i < job.nStream; i++) {
+  const d = await firstByte(job.upstreamUrl, body(`stream direct ${job.tag} ${i}`, { stream: true }), upstreamHeaders);
+  const p = await firstByte(proxyUrl, body(`stream miss ${job.tag} ${i} ${Date.now()}`, { stream: true }));
+  ttfb.push(p - d);
+}
+
 let done = 0;
 const until = performance.now() + job.loadSeconds * 1000;
 await Promise.all(
@@ -48,7 +76,10 @@ await Promise.all(
   }),
 );
 console.log(JSON.stringify({
-  hitP50: pct(hits, 50), hitP99: pct(hits, 99), innerP50: pct(inner, 50), innerP99: pct(inner, 99),
+  hitP50: pct(hits, 50), hitP99: pct(hits, 99),
   directP50: pct(direct, 50), proxiedP50: pct(proxied, 50), overheadP50: pct(overhead, 50), overheadP99: pct(overhead, 99),
+  ttfbOverheadP50: pct(ttfb, 50), ttfbOverheadP99: pct(ttfb, 99),
   rps: done / job.loadSeconds,
+  upstreamCallsDuringHits,
+  missTiming: Object.fromEntries(Object.entries(missTiming).map(([n, xs]) => [n, pct(xs, 50)])),
 }));

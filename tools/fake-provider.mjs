@@ -6,7 +6,7 @@
 // Markers in the last user message steer failures: [[fail-500]], [[fail-429]], [[fail-529]],
 // [[fail-once-503]] and [[drop-once]] (only the first request carrying that exact text fails:
 // 503, or the connection is dropped), [[slow:MS]], [[cut-stream]]. It records every request:
-// GET /__requests, DELETE /__requests.
+// GET /__requests, DELETE /__requests; GET /__count (how many so far).
 import http from 'node:http';
 import crypto from 'node:crypto';
 
@@ -54,6 +54,7 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
       if (req.method === 'DELETE') requests.length = 0;
       return json(200, requests);
     }
+    if (url.pathname === '/__count') return json(200, { count: requests.length });
     const provider = PROVIDERS.find((p) => url.pathname.startsWith(p.prefix + '/'));
     if (!provider) return json(404, { error: { message: `no route ${url.pathname}`, type: 'invalid_request_error', code: null } });
     const endpoint = url.pathname.slice(provider.prefix.length);

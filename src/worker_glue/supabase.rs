@@ -31,7 +31,8 @@ impl Supabase<'_> {
                 .header("apikey", self.service_key)
                 .bearer(self.service_key)
                 .header("accept", "application/json")
-                .deadline_ms(self.timeout_ms),
+                .deadline_ms(self.timeout_ms)
+                .without_headers(),
         )
     }
 

@@ -38,7 +38,8 @@ impl Upstash<'_> {
         let out = Outbound::post(format!("{}{path}", self.url))
             .bearer(self.token)
             .json(body)
-            .deadline_ms(self.timeout_ms);
+            .deadline_ms(self.timeout_ms)
+            .without_headers();
         let reply = worker_util::http::send(&out)
             .await
             .map_err(RedisError::Unreachable)?;

@@ -1,8 +1,8 @@
 //! One `usage_logs` row per authenticated request (and one telemetry `logEvent` per request),
-//! written through Supabase REST off the hot path:
-//! rows are buffered in the isolate and inserted in batches (one PostgREST bulk insert per
-//! `FLUSH_DELAY_MS` window) by a flush that runs inside `ctx.wait_until`, so the runtime keeps the
-//! isolate alive until the rows are written and no response ever waits for logging.
+//! written through Supabase REST off the hot path: records are buffered in the isolate as they
+//! are, and a flush that runs inside `ctx.wait_until` once per `FLUSH_DELAY_MS` window prints their
+//! log events and inserts their rows in bulk. The runtime keeps the isolate alive until the rows
+//! are written, and no response waits for logging, not even for serialising it.
 
 use super::config::Config;
 use super::telemetry;
@@ -14,27 +14,23 @@ use worker::{Context, Delay};
 use worker_util::now_ms;
 
 /// How long a flush waits to gather rows from concurrent requests.
-const FLUSH_DELAY_MS: u64 = 25;
+const FLUSH_DELAY_MS: u64 = 1000;
 /// Rows per bulk insert at most.
 const MAX_BATCH: usize = 500;
 
 thread_local! {
-    static PENDING: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    /// Records waiting for the flush, with when they were recorded.
+    static PENDING: RefCell<Vec<(UsageRecord, u64)>> = const { RefCell::new(Vec::new()) };
     static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Prints the request's log event, queues it for Datadog, and queues its row (for requests with
-/// a project: unauthenticated ones have nothing to bill).
-fn queue(cfg: &Config, record: &UsageRecord) {
-    telemetry::record(cfg, record.to_log_event(now_ms()));
-    if record.has_project() {
-        PENDING.with(|p| p.borrow_mut().push(record.to_row()));
-    }
+fn queue(record: &UsageRecord) {
+    PENDING.with(|p| p.borrow_mut().push((record.clone(), now_ms())));
 }
 
-/// Queues the row; the first row of a window schedules the flush that writes the batch.
+/// Queues the record; the first of a window schedules the flush that writes the batch.
 pub fn enqueue(cfg: &Config, ctx: &Context, record: &UsageRecord) {
-    queue(cfg, record);
+    queue(record);
     if FLUSH_SCHEDULED.with(|f| f.replace(true)) {
         return;
     }
@@ -48,13 +44,22 @@ pub fn enqueue(cfg: &Config, ctx: &Context, record: &UsageRecord) {
 
 /// Queues the row and writes everything pending now; for code already running inside `wait_until`.
 pub async fn write_now(cfg: &Config, record: &UsageRecord) {
-    queue(cfg, record);
+    queue(record);
     flush(cfg).await;
 }
 
-/// Writes everything pending, in bulk inserts; failures are logged, never surfaced to clients.
+/// Prints every pending record's log event (and queues it for Datadog), then writes the rows of
+/// those with a project (unauthenticated requests have nothing to bill) in bulk inserts; failures
+/// are logged, never surfaced to clients.
 async fn flush(cfg: &Config) {
-    let rows = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let mut rows = Vec::with_capacity(pending.len());
+    for (record, at_ms) in &pending {
+        telemetry::record(cfg, record.to_log_event(*at_ms));
+        if record.has_project() {
+            rows.push(record.to_row());
+        }
+    }
     let supabase = cfg.supabase();
     for batch in rows.chunks(MAX_BATCH) {
         if let Err(e) = supabase

@@ -47,6 +47,9 @@ pub struct Outbound {
     pub body: Option<Vec<u8>>,
     /// The whole exchange (for [`send_streaming`]: until the response headers) must end within this.
     pub deadline_ms: u64,
+    /// Whether [`send`]'s [`Reply`] carries the response headers (reading them costs a call per
+    /// header; a caller that only needs the status and body turns it off).
+    pub read_headers: bool,
 }
 
 impl Outbound {
@@ -57,6 +60,7 @@ impl Outbound {
             headers: Vec::new(),
             body: None,
             deadline_ms: DEFAULT_DEADLINE_MS,
+            read_headers: true,
         }
     }
 
@@ -92,6 +96,12 @@ impl Outbound {
 
     pub fn deadline_ms(mut self, ms: u64) -> Outbound {
         self.deadline_ms = ms;
+        self
+    }
+
+    /// Skips reading the response headers (only the status and body are needed).
+    pub fn without_headers(mut self) -> Outbound {
+        self.read_headers = false;
         self
     }
 
@@ -186,15 +196,24 @@ impl HttpError {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use wasm::{send, send_streaming, within};
+pub use wasm::{send, send_streaming, within, Answer};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use super::{HttpError, Method, Outbound, Reply};
+    //! The platform's `fetch`, called directly rather than through workers-rs's `Fetch` and
+    //! `Response`: those read a body chunk by chunk through a stream reader and look up
+    //! Cloudflare's `cf` properties on every response, which a profile of the proxy showed to be
+    //! most of the cost of a subrequest. A body is read with `arrayBuffer()` in one call here, and
+    //! a stream is made only for a caller that asks for one.
+    use super::{HttpError, Outbound, Reply};
     use futures::future::{select, Either};
     use std::future::Future;
     use std::time::Duration;
-    use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, Response};
+    use worker::js_sys::{self, Uint8Array};
+    use worker::wasm_bindgen::JsCast;
+    use worker::wasm_bindgen_futures::JsFuture;
+    use worker::web_sys;
+    use worker::{AbortController, Delay, Response};
 
     /// `f`'s output, or `None` if it has not finished within `ms` (it is then dropped).
     pub async fn within<F: Future>(ms: u64, f: F) -> Option<F::Output> {
@@ -205,59 +224,115 @@ mod wasm {
         }
     }
 
-    fn method(m: Method) -> worker::Method {
-        match m {
-            Method::Get => worker::Method::Get,
-            Method::Head => worker::Method::Head,
-            Method::Post => worker::Method::Post,
-            Method::Put => worker::Method::Put,
-            Method::Patch => worker::Method::Patch,
-            Method::Delete => worker::Method::Delete,
-        }
+    fn js_error(e: worker::wasm_bindgen::JsValue) -> String {
+        e.as_string()
+            .or_else(|| {
+                e.dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+            })
+            .unwrap_or_else(|| format!("{e:?}"))
     }
 
-    fn request(out: &Outbound) -> Result<Request, HttpError> {
-        let invalid = |e: worker::Error| HttpError::Invalid {
+    fn request(
+        out: &Outbound,
+        signal: &web_sys::AbortSignal,
+    ) -> Result<web_sys::Request, HttpError> {
+        let invalid = |e| HttpError::Invalid {
             target: out.target(),
-            detail: e.to_string(),
+            detail: js_error(e),
         };
-        let headers = Headers::new();
+        let headers = web_sys::Headers::new().map_err(invalid)?;
         for (k, v) in &out.headers {
             headers.append(k, v).map_err(invalid)?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(method(out.method)).with_headers(headers);
+        let init = web_sys::RequestInit::new();
+        init.set_method(out.method.as_str());
+        init.set_headers(&headers);
+        init.set_signal(Some(signal));
         if let Some(body) = &out.body {
-            init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
+            init.set_body(&Uint8Array::from(&body[..]));
         }
-        Request::new_with_init(&out.url, &init).map_err(invalid)
+        web_sys::Request::new_with_str_and_init(&out.url, &init).map_err(invalid)
     }
 
-    async fn exchange(
-        out: &Outbound,
-        controller: &AbortController,
-        read_body: bool,
-    ) -> Result<(Response, Vec<u8>), HttpError> {
-        let network = |e: worker::Error| HttpError::Network {
-            target: out.target(),
-            detail: e.to_string(),
-        };
-        let signal = controller.signal();
-        let mut resp = Fetch::Request(request(out)?)
-            .send_with_signal(&signal)
-            .await
-            .map_err(network)?;
-        let body = if read_body {
-            resp.bytes().await.map_err(network)?
+    /// A response whose headers have arrived; its body is read (or streamed) on demand.
+    pub struct Answer {
+        target: String,
+        deadline_ms: u64,
+        inner: web_sys::Response,
+    }
+
+    impl Answer {
+        pub fn status(&self) -> u16 {
+            self.inner.status()
+        }
+
+        /// A header's value, by case-insensitive name.
+        pub fn header(&self, name: &str) -> Option<String> {
+            self.inner.headers().get(name).ok().flatten()
+        }
+
+        /// The whole body, in one read (a caller of [`send_streaming`] bounds it with [`within`]).
+        pub async fn bytes(&self) -> Result<Vec<u8>, HttpError> {
+            let failed = |e| failure(&self.target, self.deadline_ms, e);
+            let buffer = JsFuture::from(self.inner.array_buffer().map_err(failed)?)
+                .await
+                .map_err(failed)?;
+            Ok(Uint8Array::new(&buffer).to_vec())
+        }
+
+        /// The response as workers-rs's, to stream its body on.
+        pub fn into_response(self) -> Response {
+            Response::from(self.inner)
+        }
+    }
+
+    /// A rejection as an error: the deadline's (`AbortSignal.timeout` aborts with a
+    /// TimeoutError), or the network's.
+    fn failure(target: &str, deadline_ms: u64, e: worker::wasm_bindgen::JsValue) -> HttpError {
+        let timed_out = e.dyn_ref::<js_sys::Error>().is_some_and(|e| {
+            matches!(
+                String::from(e.name()).as_str(),
+                "TimeoutError" | "AbortError"
+            )
+        });
+        if timed_out {
+            HttpError::Timeout {
+                target: target.to_string(),
+                ms: deadline_ms,
+            }
         } else {
-            Vec::new()
-        };
-        Ok((resp, body))
+            HttpError::Network {
+                target: target.to_string(),
+                detail: js_error(e),
+            }
+        }
     }
 
-    async fn race(out: &Outbound, read_body: bool) -> Result<(Response, Vec<u8>), HttpError> {
+    /// The answer's headers and, if `read_body`, its body, within the deadline (the fetch is
+    /// aborted when it passes, so it stops using a connection).
+    async fn race(out: &Outbound, read_body: bool) -> Result<(Answer, Vec<u8>), HttpError> {
         let controller = AbortController::default();
-        match within(out.deadline_ms, exchange(out, &controller, read_body)).await {
+        let work = async {
+            let target = out.target();
+            let failed = |e| failure(&target, out.deadline_ms, e);
+            let signal = controller.signal();
+            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+            let promise = global.fetch_with_request(&request(out, &signal)?);
+            let resp = JsFuture::from(promise).await.map_err(failed)?;
+            let answer = Answer {
+                target: out.target(),
+                deadline_ms: out.deadline_ms,
+                inner: resp.dyn_into().map_err(failed)?,
+            };
+            let body = if read_body {
+                answer.bytes().await?
+            } else {
+                Vec::new()
+            };
+            Ok((answer, body))
+        };
+        match within(out.deadline_ms, work).await {
             Some(result) => result,
             None => {
                 controller.abort();
@@ -272,19 +347,40 @@ mod wasm {
     /// Sends the request and reads the whole answer, all within its deadline. Any status is a
     /// [`Reply`]; use [`Reply::success`] to treat non-2xx as an error.
     pub async fn send(out: &Outbound) -> Result<Reply, HttpError> {
-        let (resp, body) = race(out, true).await?;
+        let (answer, body) = race(out, true).await?;
+        let headers = if !out.read_headers {
+            Vec::new()
+        } else {
+            headers_of(&answer.inner)
+        };
         Ok(Reply {
             target: out.target(),
-            status: resp.status_code(),
-            headers: resp.headers().entries().collect(),
+            status: answer.status(),
+            headers,
             body,
         })
     }
 
-    /// Sends the request and returns the response as soon as its headers arrive (within the
-    /// deadline), for a caller that streams the body on; the body has no deadline from here.
-    pub async fn send_streaming(out: &Outbound) -> Result<Response, HttpError> {
-        race(out, false).await.map(|(resp, _)| resp)
+    fn headers_of(resp: &web_sys::Response) -> Vec<(String, String)> {
+        js_sys::try_iter(&resp.headers())
+            .ok()
+            .flatten()
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|pair| {
+                        let pair: js_sys::Array = pair.dyn_into().ok()?;
+                        Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Sends the request and returns the answer as soon as its headers arrive (within the
+    /// deadline); its body is read or streamed by the caller, still under the deadline's signal.
+    pub async fn send_streaming(out: &Outbound) -> Result<Answer, HttpError> {
+        race(out, false).await.map(|(answer, _)| answer)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::models::{self, Provider, Route};
 use crate::providers::Dialect;
 use crate::request::{self, Endpoint, ProxyRequest};
-use crate::semantic::{self, Embedder, SemanticQuery};
+use crate::semantic::Embedder;
 use crate::worker_glue::auth::{self, KeyRecord};
 use worker::Request;
 
@@ -25,8 +25,9 @@ pub struct Admitted {
     pub controls: CacheControls,
     /// The exact entry's hash (its key is built under the project's current generation).
     pub entry_hash: String,
-    /// The semantic query with the in-Worker embedder (None: not a semantic request, or off).
-    pub semantic: Option<SemanticQuery>,
+    /// The project compares prompts semantically (the query is built only if the exact entry is
+    /// not in the isolate's memory: a hot prompt never pays for it).
+    pub semantic_enabled: bool,
     /// The project embeds with its OpenAI key: the query's vector is fetched after the exact
     /// lookup misses.
     pub hosted_embedder: bool,
@@ -65,14 +66,10 @@ pub async fn admit(
 
     let controls =
         CacheControls::from_headers(|name| header(&req, name), record.similarity_threshold)?;
-    let semantic = if record.semantic_cache_enabled {
-        semantic::query_for(&request)
-    } else {
-        None
-    };
     let hosted_embedder = Embedder::from_setting(&record.semantic_embedder) == Embedder::OpenAi
         && record.has_provider_key(Provider::OpenAi.name());
     Ok(Admitted {
+        semantic_enabled: record.semantic_cache_enabled,
         entry_hash: entry_hash(&record.project_id, &request),
         key_hash: presented.hash,
         record,
@@ -80,7 +77,6 @@ pub async fn admit(
         route,
         dialect,
         controls,
-        semantic,
         hosted_embedder,
     })
 }

@@ -90,11 +90,11 @@ pub async fn forward(ex: &mut Exchange, a: &Admitted) -> Result<Upstream, ApiErr
 
     // One retry on connect errors and retryable statuses, within the same overall deadline.
     let mut attempt = 0;
-    let mut resp = loop {
+    let resp = loop {
         attempt += 1;
         let outcome = worker_util::http::send_streaming(&call()).await;
         let retry = match &outcome {
-            Ok(r) => a.dialect.retryable(a.request.endpoint, r.status_code()),
+            Ok(r) => a.dialect.retryable(a.request.endpoint, r.status()),
             Err(e) => !e.is_timeout(),
         };
         if retry && attempt == 1 && remaining() > RETRY_PAUSE_MS {
@@ -105,16 +105,19 @@ pub async fn forward(ex: &mut Exchange, a: &Admitted) -> Result<Upstream, ApiErr
         break outcome.map_err(|e| connect_error(provider, timeout, &e))?;
     };
     ex.log.upstream_attempts = attempt;
+    ex.timed("upstream", sent_at);
 
-    let status = resp.status_code();
-    let header = |name: &str| resp.headers().get(name).ok().flatten();
-    let is_event_stream = header("content-type").is_some_and(|c| c.contains("text/event-stream"));
+    let status = resp.status();
+    let is_event_stream = resp
+        .header("content-type")
+        .is_some_and(|c| c.contains("text/event-stream"));
     if status < 400 && a.request.stream && is_event_stream {
-        return Ok(Upstream::Stream(resp));
+        return Ok(Upstream::Stream(resp.into_response()));
     }
-    let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
-    let bytes = worker_util::http::within(remaining(), resp.bytes()).await;
-    let bytes = match bytes {
+    let retry_after = resp
+        .header("retry-after")
+        .and_then(|v| v.trim().parse().ok());
+    let bytes = match worker_util::http::within(remaining(), resp.bytes()).await {
         Some(Ok(b)) => b,
         Some(Err(e)) => return Err(ApiError::upstream_failed(provider, e.to_string())),
         None => return Err(ApiError::upstream_timeout(provider, timeout)),

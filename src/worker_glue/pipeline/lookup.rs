@@ -188,14 +188,19 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
                 redis_up: true,
                 stamp,
                 lock: LockState::NotAsked,
-                semantic: a.semantic.clone(),
+                semantic: None,
                 buckets: Vec::new(),
             });
         }
     }
 
     let (rate, quota) = budgets.syncs(now);
-    let local_buckets = match &a.semantic {
+    let query = if a.semantic_enabled {
+        semantic::query_for(&a.request)
+    } else {
+        None
+    };
+    let local_buckets = match &query {
         Some(q) if !a.hosted_embedder => semantic::bucket_suffixes(q),
         _ => Vec::new(),
     };
@@ -219,6 +224,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
     let cfg = ex.cfg.clone();
     let redis = cfg.redis();
     let found = run_lookup(&redis, &plan).await;
+    ex.timed("redis", asked_at);
     let Some(found) = found else {
         budgets.unsent(&plan.rate, plan.quota.as_ref());
         return Ok(Found {
@@ -226,7 +232,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
             redis_up: false,
             stamp: Stamp::default(),
             lock: LockState::NotAsked,
-            semantic: a.semantic.clone(),
+            semantic: query,
             buckets: Vec::new(),
         });
     };
@@ -248,7 +254,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
         redis_up: true,
         stamp,
         lock: found.lock,
-        semantic: a.semantic.clone(),
+        semantic: query,
         buckets: local_buckets.iter().map(|s| ks.bucket(s)).collect(),
     };
     if let Some((entry, ttl_ms)) = found.entry {
@@ -266,8 +272,8 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
     let mut candidates = found.candidates;
     let mut fetched = found.fetched;
     if a.hosted_embedder && !a.controls.bypass {
-        out.semantic = match &a.semantic {
-            Some(q) => hosted_query(&ex.cfg, &a.record, q).await,
+        out.semantic = match out.semantic.take() {
+            Some(q) => hosted_query(&ex.cfg, &a.record, &q).await,
             None => None,
         };
         let suffixes = out

@@ -40,6 +40,8 @@ pub struct Exchange {
     pub log: UsageRecord,
     /// The in-flight lock this request holds as the leader of concurrent identical misses.
     pub lock: Option<String>,
+    /// Where the time went (`Server-Timing`): the Redis round trip, the provider call.
+    pub timings: Vec<(&'static str, u64)>,
 }
 
 impl Exchange {
@@ -58,6 +60,7 @@ impl Exchange {
             response_headers: Vec::new(),
             log,
             lock: None,
+            timings: Vec::new(),
         }
     }
 
@@ -88,8 +91,22 @@ impl Exchange {
     /// Every header of a response: the rate limit's, then the `X-WatchLLM-*` ones.
     pub fn all_headers(&self, h: WatchllmHeaders) -> Vec<(&'static str, String)> {
         let mut all = self.response_headers.clone();
+        let timing = self
+            .timings
+            .iter()
+            .map(|(name, ms)| format!("{name};dur={ms}"))
+            .chain(std::iter::once(format!("total;dur={}", h.latency_ms)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        all.push(("server-timing", timing));
         all.extend(h.to_pairs());
         all
+    }
+
+    /// Records how long a named part of the request took, since `started_ms`.
+    pub fn timed(&mut self, name: &'static str, started_ms: u64) {
+        self.timings
+            .push((name, now_ms().saturating_sub(started_ms)));
     }
 
     /// What `finish` needs after the request's own code has run, for a stream's end.
