@@ -100,6 +100,16 @@ impl ApiError {
         Self::new(403, "permission_error", "permission_denied", message)
     }
 
+    /// 403: the project's keys do not work from this web page's origin.
+    pub fn origin_not_allowed(origin: &str) -> Self {
+        Self::new(
+            403,
+            "permission_error",
+            "origin_not_allowed",
+            format!("Requests from the origin '{origin}' are not allowed for this project. Add it to the project's allowed origins in the WatchLLM dashboard."),
+        )
+    }
+
     /// 503: a dependency needed to answer safely is down (e.g. key validation without Supabase).
     pub fn service_unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(503, "server_error", "service_unavailable", message);

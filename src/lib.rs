@@ -8,6 +8,7 @@ pub mod budget;
 pub mod cache_entry;
 pub mod cache_key;
 pub mod controls;
+pub mod cors;
 pub mod embedding;
 pub mod error;
 pub mod guards;

@@ -31,6 +31,7 @@ await import('./integration/errors.cases.mjs');
 await import('./integration/auth-and-limits.cases.mjs');
 await import('./integration/quotas-and-purge.cases.mjs');
 await import('./integration/isolate-memory.cases.mjs');
+await import('./integration/browser-clients.cases.mjs');
 await import('./integration/providers.cases.mjs');
 await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');

@@ -34,6 +34,9 @@ pub struct KeyRecord {
     pub monthly_requests: Option<u64>,
     #[serde(default)]
     pub quota_plan: Option<String>,
+    /// Origins the project's keys work from in browsers (none: any).
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
     /// Encrypted provider keys by provider name (`openai`, `groq`, ...).
     #[serde(default)]
     pub provider_keys: Option<HashMap<String, String>>,

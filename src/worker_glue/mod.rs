@@ -13,13 +13,14 @@ mod telemetry;
 mod upstash;
 mod usage_log;
 
+use crate::cors;
 use crate::error::ApiError;
 use crate::models::MODELS;
 use crate::request::Endpoint;
 use config::Config;
 use responses::{error_response, json_response};
 use serde_json::json;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 use worker_util::{now_ms, random_hex};
 
 #[event(start)]
@@ -41,7 +42,18 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
     let method = req.method();
     let cfg = Config::cached(env);
     match (method.clone(), path.trim_end_matches('/')) {
-        (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
+        (Method::Options, _) => {
+            let header = |n: &str| req.headers().get(n).ok().flatten();
+            let h = cors::preflight(
+                header("origin").as_deref(),
+                header("access-control-request-headers").as_deref(),
+            );
+            let out = Headers::new();
+            for (k, v) in &h {
+                out.set(k, v)?;
+            }
+            Ok(Response::empty()?.with_status(204).with_headers(out))
+        }
         (Method::Get | Method::Head, "/health") => health::handle(&cfg).await,
         (_, "/health") => error_response(
             &ApiError::method_not_allowed(method.as_ref(), &path, "GET"),
@@ -82,6 +94,8 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let origin = req.headers().get("origin").ok().flatten();
+    let preflight = req.method() == Method::Options;
     let mut resp = match route(req, &env, &ctx).await {
         Ok(r) => r,
         Err(e) => {
@@ -98,10 +112,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             error_response(&ApiError::internal("The proxy hit an internal error."), &[])?
         }
     };
-    let h = resp.headers_mut();
-    h.set("access-control-allow-origin", "*")?;
-    h.set("access-control-allow-headers", "authorization, content-type, x-watchllm-bypass-cache, x-watchllm-refresh-cache, x-watchllm-similarity-threshold")?;
-    h.set("access-control-allow-methods", "GET, POST, OPTIONS")?;
-    h.set("access-control-expose-headers", "x-watchllm-request-id, x-watchllm-cache, x-watchllm-cache-detail, x-watchllm-cache-age, x-watchllm-cache-similarity, x-watchllm-cost-usd, x-watchllm-latency-ms, x-watchllm-provider, x-watchllm-tokens-saved, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after")?;
+    if !preflight {
+        let h = resp.headers_mut();
+        for (k, v) in cors::response_headers(origin.as_deref()) {
+            h.set(k, &v)?;
+        }
+    }
     Ok(resp)
 }

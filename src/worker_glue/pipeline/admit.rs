@@ -6,6 +6,7 @@ use super::Exchange;
 use crate::api_key;
 use crate::cache_key::entry_hash;
 use crate::controls::CacheControls;
+use crate::cors;
 use crate::error::ApiError;
 use crate::models::{self, Provider, Route};
 use crate::providers::Dialect;
@@ -47,6 +48,13 @@ pub async fn admit(
     ex.log.project_id = record.project_id.clone();
     ex.log.api_key_id = record.key_id.clone();
     ex.log.key_kind = record.key_kind.clone();
+    let origin = header(&req, "origin");
+    let allowed = record.allowed_origins.as_deref().unwrap_or_default();
+    if !cors::origin_allowed(allowed, origin.as_deref()) {
+        return Err(ApiError::origin_not_allowed(
+            origin.as_deref().unwrap_or_default(),
+        ));
+    }
 
     let declared_length = header(&req, "content-length").and_then(|l| l.parse::<usize>().ok());
     if declared_length.is_some_and(|len| len > request::MAX_BODY_BYTES) {
