@@ -9,6 +9,10 @@ use serde_json::Value;
 pub struct CacheEntry {
     /// Unix milliseconds when the answer was stored.
     pub stored_at_ms: u64,
+    /// When the answer stops being fresh (Redis keeps it longer, for `stale-if-error`); None:
+    /// fresh as long as Redis keeps it.
+    #[serde(default)]
+    pub expires_at_ms: Option<u64>,
     pub provider: String,
     /// The model that produced the answer (as the provider named it).
     pub model: String,
@@ -41,6 +45,7 @@ impl CacheEntry {
             .or_else(|| models::answer_cost_usd(upstream_model, &usage_json));
         let entry = CacheEntry {
             stored_at_ms: now_ms,
+            expires_at_ms: None,
             provider: provider.to_string(),
             model,
             prompt_tokens: usage.prompt_tokens,
@@ -62,17 +67,33 @@ impl CacheEntry {
         now_ms.saturating_sub(self.stored_at_ms) / 1000
     }
 
+    /// Whether the entry may still be served as fresh at `now_ms`.
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_none_or(|e| e > now_ms)
+    }
+
+    /// How long ago the entry stopped being fresh (0 while it is).
+    pub fn past_expiry_ms(&self, now_ms: u64) -> u64 {
+        self.expires_at_ms.map_or(0, |e| now_ms.saturating_sub(e))
+    }
+
+    /// The stored form: `<stored at ms>|<expires at ms>|<JSON>`, so the lookup script reads the
+    /// entry's age and freshness without parsing the JSON.
     #[expect(
         clippy::expect_used,
         reason = "a struct of strings, numbers and a JSON value always serialises"
     )]
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("entry serialises")
+    pub fn to_stored(&self) -> String {
+        let json = serde_json::to_string(self).expect("entry serialises");
+        let expires = self.expires_at_ms.unwrap_or(u64::MAX / 2);
+        format!("{}|{expires}|{json}", self.stored_at_ms)
     }
 
     /// Parses a stored entry; a corrupt entry is treated as a miss.
-    pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+    pub fn from_stored(text: &str) -> Option<Self> {
+        let mut parts = text.splitn(3, '|');
+        let (_stored, _expires, json) = (parts.next()?, parts.next()?, parts.next()?);
+        serde_json::from_str(json).ok()
     }
 }
 
@@ -107,6 +128,7 @@ mod tests {
     fn round_trips_and_reports_age() {
         let e = CacheEntry {
             stored_at_ms: 10_000,
+            expires_at_ms: Some(20_000),
             provider: "openrouter".into(),
             model: "openai/gpt-4o".into(),
             prompt_tokens: 7,
@@ -114,11 +136,19 @@ mod tests {
             cost_usd: 0.001,
             answer: json!({"object": "chat.completion"}),
         };
-        let back = CacheEntry::from_json(&e.to_json()).unwrap();
+        let stored = e.to_stored();
+        assert!(stored.starts_with("10000|20000|{"), "{stored}");
+        let back = CacheEntry::from_stored(&stored).unwrap();
         assert_eq!(back, e);
         assert_eq!(back.age_secs(15_999), 5);
         assert_eq!(back.usage().total(), 10);
-        assert!(CacheEntry::from_json("{not json").is_none());
+        assert!(back.is_fresh(19_999) && !back.is_fresh(20_000));
+        assert_eq!(
+            (back.past_expiry_ms(19_000), back.past_expiry_ms(25_000)),
+            (0, 5_000)
+        );
+        assert!(CacheEntry::from_stored("1|2|{not json").is_none());
+        assert!(CacheEntry::from_stored("{}").is_none());
     }
 
     #[test]

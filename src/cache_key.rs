@@ -42,13 +42,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The hash that names `req`'s exact-cache entry in `project_id` (the key is built by
-/// `keys::Keyspace::entry`). The project id is both in the key's prefix and in the hashed text,
-/// so entries of two projects can never collide or be read across projects.
-pub fn entry_hash(project_id: &str, req: &ProxyRequest) -> String {
+/// The hash that names `req`'s exact-cache entry in `project_id` and, if any, the client's cache
+/// namespace (`X-WatchLLM-Cache-Namespace`); the key is built by `keys::Keyspace::entry`. The
+/// project id is both in the key's prefix and in the hashed text, so entries of two projects can
+/// never collide or be read across projects, and neither can two namespaces' entries.
+pub fn entry_hash(project_id: &str, namespace: Option<&str>, req: &ProxyRequest) -> String {
     let mut hasher = Sha256::new();
     hasher.update(project_id.as_bytes());
     hasher.update([0u8]);
+    if let Some(ns) = namespace {
+        hasher.update(b"ns:");
+        hasher.update(ns.as_bytes());
+        hasher.update([0u8]);
+    }
     hasher.update(req.endpoint.name().as_bytes());
     hasher.update([0u8]);
     hasher.update(canonical_request(req).as_bytes());
@@ -72,7 +78,7 @@ mod tests {
         let b = chat(
             r#"{"temperature":0,"stream":true,"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"gpt-4o"}"#,
         );
-        assert_eq!(entry_hash("p1", &a), entry_hash("p1", &b));
+        assert_eq!(entry_hash("p1", None, &a), entry_hash("p1", None, &b));
     }
 
     #[test]
@@ -80,6 +86,7 @@ mod tests {
         let key = |content: &str| {
             entry_hash(
                 "p",
+                None,
                 &chat(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": content}]}).to_string()),
             )
         };
@@ -109,24 +116,24 @@ mod tests {
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#,
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"some_future_param":1}"#,
         ];
-        let k = entry_hash("p1", &base);
+        let k = entry_hash("p1", None, &base);
         for v in variants {
-            assert_ne!(k, entry_hash("p1", &chat(v)), "{v}");
+            assert_ne!(k, entry_hash("p1", None, &chat(v)), "{v}");
         }
     }
 
     #[test]
     fn key_is_scoped_to_project_and_endpoint() {
         let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#);
-        let k1 = entry_hash("project-a", &a);
-        let k2 = entry_hash("project-b", &a);
+        let k1 = entry_hash("project-a", None, &a);
+        let k2 = entry_hash("project-b", None, &a);
         assert_ne!(k1, k2);
         assert_eq!(k1.len(), 64);
         let e = parse(Endpoint::Embeddings, br#"{"model":"m","input":"hi"}"#).unwrap();
         let chat_like = parse(Endpoint::Completions, br#"{"model":"m","prompt":"hi"}"#).unwrap();
         assert_ne!(
-            entry_hash("p", &e),
-            entry_hash("p", &chat_like),
+            entry_hash("p", None, &e),
+            entry_hash("p", None, &chat_like),
             "endpoints are hashed"
         );
     }

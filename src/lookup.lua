@@ -9,10 +9,14 @@
 -- names as src/keys.rs), so a purge can never race a lookup.
 --
 -- ARGV: 1 project, 2 endpoint, 3 entry hash, 4 flags ("r" read the cache, "l" take the lock),
---       5 lock holder, 6 lock ttl ms, 7 entries fetched per bucket,
---       8-13 rate budget: key, report, want, limit, ttl secs, need (1: this request needs the
---       lease, 0: the isolate still has one), 14-19 quota budget: the same ("" key: none),
---       20.. bucket suffixes.
+--       5 lock holder, 6 lock ttl ms, 7 entries fetched per bucket, 8 now (Unix ms), 9 the
+--       oldest entry the request accepts, in ms of age ("" for any),
+--       10-15 rate budget: key, report, want, limit, ttl secs, need (1: this request needs the
+--       lease, 0: the isolate still has one), 16-21 quota budget: the same ("" key: none),
+--       22.. bucket suffixes.
+-- Entries are stored as "<stored at ms>|<expires at ms>|<JSON>" (src/cache_entry.rs): one that is
+-- past its expiry, or older than the request accepts, is returned (for stale-if-error) but does
+-- not count as found, so the lock is taken.
 -- Reply: generation, purge epoch, rate allowed, rate count, quota allowed, quota count,
 --        admitted (1/0); if admitted and reading: entry (or nil), its PTTL, lock (1 taken, 0 held
 --        by another request, -1 not asked), then per bucket its fields and the entries of the
@@ -32,8 +36,8 @@ local function sync(at)
   return {allowed >= need and 1 or 0, allowed, count}
 end
 
-local rate = sync(8)
-local quota = sync(14)
+local rate = sync(10)
+local quota = sync(16)
 local admitted = rate[1] == 1 and quota[1] == 1
 local reply = {gen, tonumber(state[2]) or 0, rate[2], rate[3], quota[2], quota[3], admitted and 1 or 0}
 if not admitted or not string.find(flags, 'r', 1, true) then return reply end
@@ -41,14 +45,21 @@ if not admitted or not string.find(flags, 'r', 1, true) then return reply end
 local prefix = 'wl:c2:' .. project .. ':g' .. gen .. ':'
 local key = prefix .. endpoint .. ':' .. hash
 local entry = redis.call('GET', key)
+local now, max_age = tonumber(ARGV[8]), tonumber(ARGV[9])
+local usable = false
+if entry then
+  local stored, expires = string.match(entry, '^(%d+)|(%d+)|')
+  stored, expires = tonumber(stored), tonumber(expires)
+  usable = stored ~= nil and expires ~= nil and expires > now and (max_age == nil or now - stored <= max_age)
+end
 reply[8] = entry or false
 reply[9] = entry and redis.call('PTTL', key) or -2
 reply[10] = -1
-if not entry and string.find(flags, 'l', 1, true) then
+if not usable and string.find(flags, 'l', 1, true) then
   reply[10] = redis.call('SET', key .. ':inflight', ARGV[5], 'NX', 'PX', ARGV[6]) and 1 or 0
 end
 local fetch = tonumber(ARGV[7])
-for i = 20, #ARGV do
+for i = 22, #ARGV do
   local fields = redis.call('HGETALL', 'wl:s2:' .. project .. ':g' .. gen .. ':' .. ARGV[i])
   local entries = {}
   for j = 1, math.min(#fields, 2 * fetch), 2 do

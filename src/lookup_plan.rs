@@ -33,7 +33,7 @@ fn ok(reply: Option<&Reply>) -> Option<&Value> {
 }
 
 fn entry_from(reply: Option<&Reply>) -> Option<CacheEntry> {
-    ok(reply)?.as_str().and_then(CacheEntry::from_json)
+    ok(reply)?.as_str().and_then(CacheEntry::from_stored)
 }
 
 /// The lookup script (see its header for the arguments and reply).
@@ -94,6 +94,10 @@ pub struct LookupPlan {
     pub lock: Option<(String, u64)>,
     /// Entries fetched with each bucket, so a semantic hit needs no second round trip.
     pub fetch_per_bucket: usize,
+    /// The Worker's clock, for the entry's freshness.
+    pub now_ms: u64,
+    /// The oldest entry the request accepts (`Cache-Control: max-age`).
+    pub max_age_ms: Option<u64>,
     pub rate: BudgetSync,
     pub quota: Option<BudgetSync>,
     /// The semantic buckets to read (`semantic::bucket_suffixes`).
@@ -148,6 +152,8 @@ impl LookupPlan {
             holder,
             ttl.to_string(),
             self.fetch_per_bucket.to_string(),
+            self.now_ms.to_string(),
+            self.max_age_ms.map(|m| m.to_string()).unwrap_or_default(),
         ];
         args.extend(BudgetSync::args(Some(&self.rate)));
         args.extend(BudgetSync::args(self.quota.as_ref()));
@@ -201,7 +207,7 @@ impl LookupPlan {
         found.entry = items
             .get(7)
             .and_then(Value::as_str)
-            .and_then(CacheEntry::from_json)
+            .and_then(CacheEntry::from_stored)
             .map(|e| (e, uint(8).unwrap_or(0)));
         found.lock = match int(9) {
             Some(1) => LockState::Taken,
@@ -224,7 +230,7 @@ impl LookupPlan {
                 if let Some(entry) = entries
                     .get(i)
                     .and_then(Value::as_str)
-                    .and_then(CacheEntry::from_json)
+                    .and_then(CacheEntry::from_stored)
                 {
                     found.fetched.push((entry_key.clone(), entry));
                 }
@@ -299,6 +305,9 @@ impl LeaderPoll {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorePlan {
     pub key: String,
+    /// How long the answer is served as fresh (its entry's expiry).
+    pub fresh_secs: u64,
+    /// How long Redis keeps it (longer, for `stale-if-error`: `controls::kept_for_secs`).
     pub ttl_secs: u64,
     pub semantic: Option<(Vec<String>, String)>,
     pub lock: Option<String>,
@@ -307,6 +316,18 @@ pub struct StorePlan {
 }
 
 impl StorePlan {
+    /// The entry as stored: fresh for `fresh_secs` from when it was answered.
+    pub fn expiring(&self, entry: CacheEntry) -> CacheEntry {
+        CacheEntry {
+            expires_at_ms: Some(
+                entry
+                    .stored_at_ms
+                    .saturating_add(self.fresh_secs.saturating_mul(1000)),
+            ),
+            ..entry
+        }
+    }
+
     pub fn commands(&self, entry_json: &str) -> Vec<Vec<String>> {
         let ttl = self.ttl_secs.to_string();
         let mut cmds = vec![args(&["SET", &self.key, entry_json, "EX", &ttl])];
@@ -370,6 +391,7 @@ mod tests {
     fn entry() -> CacheEntry {
         CacheEntry {
             stored_at_ms: 1,
+            expires_at_ms: None,
             provider: "openai".into(),
             model: "m".into(),
             prompt_tokens: 1,
@@ -387,6 +409,8 @@ mod tests {
             read,
             lock: Some(("req1".into(), 2500)),
             fetch_per_bucket: 2,
+            now_ms: 1_000,
+            max_age_ms: Some(60_000),
             rate: BudgetSync {
                 key: "wl:rl:k:1".into(),
                 report: 3,
@@ -403,14 +427,17 @@ mod tests {
     #[test]
     fn arguments_follow_the_script_header() {
         let args = plan(true).args();
-        assert_eq!(&args[..7], ["p1", "chat", "abc", "rl", "req1", "2500", "2"]);
-        assert_eq!(&args[7..13], ["wl:rl:k:1", "3", "6", "60", "120", "1"]);
-        assert_eq!(&args[13..19], ["", "0", "0", "0", "0", "0"], "no quota");
-        assert_eq!(&args[19..], ["scope:w:1"]);
+        assert_eq!(
+            &args[..9],
+            ["p1", "chat", "abc", "rl", "req1", "2500", "2", "1000", "60000"]
+        );
+        assert_eq!(&args[9..15], ["wl:rl:k:1", "3", "6", "60", "120", "1"]);
+        assert_eq!(&args[15..21], ["", "0", "0", "0", "0", "0"], "no quota");
+        assert_eq!(&args[21..], ["scope:w:1"]);
         let sync_only = plan(false).args();
         assert_eq!(
             (sync_only[3].as_str(), sync_only.len()),
-            ("", 19),
+            ("", 21),
             "no reads, no buckets"
         );
         assert_eq!(lookup_script_sha().len(), 40);
@@ -430,11 +457,11 @@ mod tests {
                 0,
                 0,
                 1,
-                entry().to_json(),
+                entry().to_stored(),
                 3_600_000,
                 1,
                 ["bad", "not a record", "def", record],
-                [null, entry().to_json()]
+                [null, entry().to_stored()]
             ]))
             .unwrap();
         assert_eq!((found.generation, found.epoch), (4, 7));
@@ -496,7 +523,7 @@ mod tests {
         let seen = poll.decode(&[Ok(Value::Null), Ok(json!(1))]).unwrap();
         assert_eq!((seen.entry, seen.lock_held), (None, true));
         let done = poll
-            .decode(&[Ok(json!(entry().to_json())), Ok(json!(0))])
+            .decode(&[Ok(json!(entry().to_stored())), Ok(json!(0))])
             .unwrap();
         assert_eq!((done.entry, done.lock_held), (Some(entry()), false));
     }
@@ -505,6 +532,7 @@ mod tests {
     fn a_store_sets_the_entry_then_the_buckets_then_releases_the_lock() {
         let p = StorePlan {
             key: "wl:c2:p:g0:chat:abc".into(),
+            fresh_secs: 3600,
             ttl_secs: 3600,
             semantic: Some((vec!["b1".into(), "b2".into()], "rec".into())),
             lock: Some("wl:c2:p:g0:chat:abc:inflight".into()),

@@ -97,9 +97,9 @@ pub struct SemanticQuery {
     pub vector: [f32; DIM],
 }
 
-/// The semantic part of a chat request: None for other endpoints and for prompts whose last
-/// message is not a plain-text user message.
-pub fn query_for(req: &ProxyRequest) -> Option<SemanticQuery> {
+/// The semantic part of a chat request in a cache namespace (if any): None for other endpoints
+/// and for prompts whose last message is not a plain-text user message.
+pub fn query_for(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
     if req.endpoint != Endpoint::ChatCompletions {
         return None;
     }
@@ -114,7 +114,14 @@ pub fn query_for(req: &ProxyRequest) -> Option<SemanticQuery> {
     msgs.pop();
     msgs.push(serde_json::json!({"role": "user", "content": "<semantic>"}));
     scoped.body.insert("messages".into(), Value::Array(msgs));
-    let scope = hex::encode(&Sha256::digest(canonical_request(&scoped).as_bytes())[..12]);
+    let mut hasher = Sha256::new();
+    if let Some(ns) = namespace {
+        hasher.update(b"ns:");
+        hasher.update(ns.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher.update(canonical_request(&scoped).as_bytes());
+    let scope = hex::encode(&hasher.finalize()[..12]);
     let q = text_query(&original, scope);
     (!q.terms.is_empty()).then_some(q)
 }
@@ -479,9 +486,10 @@ mod tests {
     }
 
     fn q(text: &str) -> SemanticQuery {
-        query_for(&chat(
-            &serde_json::json!([{"role": "user", "content": text}]).to_string(),
-        ))
+        query_for(
+            &chat(&serde_json::json!([{"role": "user", "content": text}]).to_string()),
+            None,
+        )
         .unwrap()
     }
 
@@ -588,9 +596,9 @@ mod tests {
             r#"[{"role":"system","content":"Be verbose"},{"role":"user","content":"explain gravity"}]"#,
         );
         let (qa, qb, qc) = (
-            query_for(&a).unwrap(),
-            query_for(&b).unwrap(),
-            query_for(&c).unwrap(),
+            query_for(&a, None).unwrap(),
+            query_for(&b, None).unwrap(),
+            query_for(&c, None).unwrap(),
         );
         assert_eq!(qa.scope, qb.scope);
         assert_ne!(
@@ -601,25 +609,34 @@ mod tests {
             r#"[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"explain gravity"}]"#,
         );
         assert_ne!(
-            query_for(&d).unwrap().scope,
+            query_for(&d, None).unwrap().scope,
             qb.scope,
             "earlier turns must match exactly"
         );
         let mut hot = b.clone();
         hot.body
             .insert("temperature".into(), serde_json::json!(1.5));
-        assert_ne!(query_for(&hot).unwrap().scope, qb.scope);
-        assert!(query_for(&chat(
-            r#"[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]"#
-        ))
+        assert_ne!(query_for(&hot, None).unwrap().scope, qb.scope);
+        assert!(query_for(
+            &chat(r#"[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]"#),
+            None
+        )
         .is_none());
-        assert!(query_for(&chat(
-            r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]"#
-        ))
+        assert!(query_for(
+            &chat(
+                r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]"#
+            ),
+            None
+        )
         .is_none());
         assert!(
-            query_for(&chat(r#"[{"role":"user","content":"Thanks!"}]"#)).is_none(),
+            query_for(&chat(r#"[{"role":"user","content":"Thanks!"}]"#), None).is_none(),
             "nothing left to compare"
+        );
+        assert_ne!(
+            query_for(&b, Some("tenant-1")).unwrap().scope,
+            query_for(&b, Some("tenant-2")).unwrap().scope,
+            "namespaces are scopes of their own"
         );
     }
 
@@ -774,7 +791,10 @@ mod literal_properties {
     }
 
     fn served(stored: &str, asked: &str) -> Option<f32> {
-        let (a, b) = (query_for(&request(stored))?, query_for(&request(asked))?);
+        let (a, b) = (
+            query_for(&request(stored), None)?,
+            query_for(&request(asked), None)?,
+        );
         if bucket_suffixes(&a) != bucket_suffixes(&b) {
             return None;
         }
@@ -794,7 +814,7 @@ mod literal_properties {
         ) {
             let a = TEMPLATES[template].replace("{}", &wrap(kind, &text));
             let b = TEMPLATES[template].replace("{}", &wrap(kind, &changed));
-            prop_assert_ne!(entry_hash("p", &request(&a)), entry_hash("p", &request(&b)));
+            prop_assert_ne!(entry_hash("p", None, &request(&a)), entry_hash("p", None, &request(&b)));
             prop_assert_eq!(served(&a, &b), None, "{:?} answered {:?}", a, b);
             // Retyped around the same literal, it is the same question.
             let retyped = format!("Please  {a}  ");

@@ -136,6 +136,7 @@ mod tests {
     fn outcomes_fill_the_record() {
         let entry = CacheEntry {
             stored_at_ms: 0,
+            expires_at_ms: None,
             provider: "anthropic".into(),
             model: "m".into(),
             prompt_tokens: 10,

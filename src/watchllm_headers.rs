@@ -35,6 +35,8 @@ pub enum CacheDetail {
     Refresh,
     /// Errors are never cached.
     NotCached,
+    /// The provider failed and the request allowed it (`stale-if-error`): an expired entry served.
+    Stale,
 }
 
 impl CacheDetail {
@@ -47,6 +49,7 @@ impl CacheDetail {
             CacheDetail::Bypass => "bypass",
             CacheDetail::Refresh => "refresh",
             CacheDetail::NotCached => "not-cached",
+            CacheDetail::Stale => "stale",
         }
     }
 }

@@ -25,6 +25,7 @@ after(async () => {
 
 await import('./integration/openai-client.cases.mjs');
 await import('./integration/cache.cases.mjs');
+await import('./integration/cache-controls.cases.mjs');
 await import('./integration/semantic.cases.mjs');
 await import('./integration/scale.cases.mjs');
 await import('./integration/errors.cases.mjs');

@@ -6,7 +6,10 @@
 // Markers in the last user message steer failures: [[fail-500]], [[fail-429]], [[fail-529]],
 // [[fail-once-503]] and [[drop-once]] (only the first request carrying that exact text fails:
 // 503, or the connection is dropped), [[slow:MS]], [[cut-stream]]. It records every request:
-// GET /__requests, DELETE /__requests; GET /__count (how many so far).
+// GET /__requests, DELETE /__requests; GET /__count (how many so far). Outages of the same
+// prompt a test cached before: POST /__outage {"match": "<text>", "mode": "503" | "500" | "hang" |
+// "drop"} fails every request whose messages contain the text, until the same with "mode": null
+// (or DELETE /__outage for all).
 import http from 'node:http';
 import crypto from 'node:crypto';
 
@@ -41,6 +44,7 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
   const requests = [];
   const failedOnce = new Set();
   let counter = 0;
+  const outages = new Map();
   const server = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
@@ -55,6 +59,15 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
       return json(200, requests);
     }
     if (url.pathname === '/__count') return json(200, { count: requests.length });
+    if (url.pathname === '/__outage') {
+      if (req.method === 'DELETE') outages.clear();
+      else {
+        const { match, mode } = JSON.parse(raw);
+        if (mode) outages.set(match, mode);
+        else outages.delete(match);
+      }
+      return json(200, Object.fromEntries(outages));
+    }
     const provider = PROVIDERS.find((p) => url.pathname.startsWith(p.prefix + '/'));
     if (!provider) return json(404, { error: { message: `no route ${url.pathname}`, type: 'invalid_request_error', code: null } });
     const endpoint = url.pathname.slice(provider.prefix.length);
@@ -67,6 +80,12 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
     const auth = req.headers.authorization || '';
     requests.push({ provider: provider.name, endpoint, authorization: auth, body, headers: req.headers });
     const markerText = JSON.stringify(body.messages ?? body.input ?? body.prompt ?? '');
+    for (const [match, mode] of outages) {
+      if (!markerText.includes(JSON.stringify(match).slice(1, -1))) continue;
+      if (mode === 'drop') return req.socket.destroy();
+      if (mode === 'hang') return; // never answers: the proxy's deadline ends it
+      return json(Number(mode), { error: { message: 'The server is temporarily unavailable.', type: 'server_error', code: null } });
+    }
     for (const marker of ['[[fail-once-503]]', '[[drop-once]]']) {
       if (markerText.includes(marker) && !failedOnce.has(marker + markerText)) {
         failedOnce.add(marker + markerText);

@@ -107,11 +107,14 @@ fn main() -> std::io::Result<()> {
             project_id: project,
             generation: 0,
         };
-        let hash = entry_hash(project, &req);
+        let hash = entry_hash(project, None, &req);
         let key = keyspace.entry("chat", &hash);
-        let Some(q) = query_for(&req) else { continue };
+        let Some(q) = query_for(&req, None) else {
+            continue;
+        };
         let entry = CacheEntry {
             stored_at_ms: 0,
+            expires_at_ms: None,
             provider: "openrouter".into(),
             model: model.into(),
             prompt_tokens: 12,
@@ -121,7 +124,7 @@ fn main() -> std::io::Result<()> {
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("Seeded answer {i}"), "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}}),
         };
-        resp(&mut out, &["SET", &key, &entry.to_json(), "EX", "3600"])?;
+        resp(&mut out, &["SET", &key, &entry.to_stored(), "EX", "3600"])?;
         commands += 1;
         let record = encode_record(&q);
         let buckets: Vec<String> = bucket_suffixes(&q)

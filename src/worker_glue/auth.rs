@@ -5,6 +5,7 @@
 
 use super::config::Config;
 use crate::api_key::PresentedKey;
+use crate::controls::CachePolicy;
 use crate::error::ApiError;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -37,10 +38,22 @@ pub struct KeyRecord {
     /// Origins the project's keys work from in browsers (none: any).
     #[serde(default)]
     pub allowed_origins: Option<Vec<String>>,
+    /// The lowest similarity threshold a request may ask for (none: any).
+    #[serde(default)]
+    pub similarity_threshold_floor: Option<f32>,
+    /// Every request must name a cache namespace.
+    #[serde(default)]
+    pub require_cache_namespace: bool,
+    /// The longest a request may ask an answer to be kept (the plan's bound).
+    #[serde(default)]
+    pub max_cache_ttl_secs: Option<u64>,
     /// Encrypted provider keys by provider name (`openai`, `groq`, ...).
     #[serde(default)]
     pub provider_keys: Option<HashMap<String, String>>,
 }
+
+/// The free plan's bound, for records from before plans had one.
+const DEFAULT_MAX_CACHE_TTL_SECS: u64 = 86_400;
 
 fn default_true() -> bool {
     true
@@ -55,6 +68,21 @@ fn default_threshold() -> f32 {
 }
 
 impl KeyRecord {
+    /// What the project decides about its cache.
+    pub fn cache_policy(&self) -> CachePolicy {
+        let floor = self.similarity_threshold_floor;
+        CachePolicy {
+            threshold: floor.map_or(self.similarity_threshold, |f| {
+                self.similarity_threshold.max(f)
+            }),
+            threshold_floor: floor,
+            require_namespace: self.require_cache_namespace,
+            max_ttl_secs: self
+                .max_cache_ttl_secs
+                .unwrap_or(DEFAULT_MAX_CACHE_TTL_SECS),
+        }
+    }
+
     pub fn has_provider_key(&self, provider: &str) -> bool {
         self.provider_keys
             .as_ref()

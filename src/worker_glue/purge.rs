@@ -12,6 +12,7 @@ use super::isolate;
 use super::responses::{error_response, json_response};
 use crate::api_key;
 use crate::cache_key::entry_hash;
+use crate::controls;
 use crate::error::ApiError;
 use crate::request::{self, Endpoint};
 use serde_json::{json, Value};
@@ -61,7 +62,13 @@ async fn purge(
             ApiError::invalid_request("A purge body must be shaped like a request: 'model' with 'messages', 'prompt' or 'input'.", None, "invalid_value")
         })?;
         let parsed = request::parse(endpoint, &bytes)?;
-        Some((endpoint, entry_hash(&record.project_id, &parsed)))
+        let namespace = controls::parse_namespace(
+            req.headers().get(controls::NAMESPACE_HEADER).ok().flatten(),
+        )?;
+        Some((
+            endpoint,
+            entry_hash(&record.project_id, namespace.as_deref(), &parsed),
+        ))
     };
     if one.is_none() && record.key_kind == "test" {
         return Err(ApiError::permission_denied(

@@ -35,6 +35,7 @@ pub fn bytes_response(
 /// An OpenAI-format error response, with `Retry-After` when the error has one.
 pub fn error_response(err: &ApiError, headers: &[(&str, String)]) -> worker::Result<Response> {
     let mut all: Vec<(&str, String)> = headers.to_vec();
+    all.push(("cache-control", "no-store".into()));
     if let Some(s) = err.retry_after_secs {
         all.push(("retry-after", s.to_string()));
     }

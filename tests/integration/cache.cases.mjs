@@ -29,19 +29,24 @@ describe('exact cache', () => {
     assert.equal(otherModel.headers.get('x-watchllm-cache'), 'MISS');
   });
 
-  test('entries expire after 1 hour (completions) and 24 hours (embeddings)', async () => {
+  test('entries are fresh for 1 hour (completions) and 24 hours (embeddings), and kept as long again for stale-if-error', async () => {
     const { key, project } = await newProject();
     await chat(key, unique('ttl chat'));
     await call('/v1/embeddings', { key, body: { model: 'openai/text-embedding-3-small', input: unique('ttl embed') } });
-    const ttlOf = (endpoint) =>
+    const lifeOf = (endpoint) =>
       eventually(() => {
         const k = redis('--scan', '--pattern', `wl:c2:${project.id}:g*:${endpoint}:*`).split('\n').filter(Boolean)[0];
-        return k && Number(redis('TTL', k));
+        if (!k) return false;
+        // Stored as "<stored at ms>|<expires at ms>|<JSON>": the expiry is what hits check.
+        const [stored, expires] = redis('GET', k).split('|').map(Number);
+        return { fresh: (expires - stored) / 1000, kept: Number(redis('TTL', k)) };
       }, { what: `${endpoint} entry` });
-    const chatTtl = await ttlOf('chat');
-    const embedTtl = await ttlOf('embeddings');
-    assert.ok(chatTtl > 3500 && chatTtl <= 3600, `chat TTL ${chatTtl}`);
-    assert.ok(embedTtl > 86300 && embedTtl <= 86400, `embeddings TTL ${embedTtl}`);
+    const chatLife = await lifeOf('chat');
+    const embedLife = await lifeOf('embeddings');
+    assert.equal(chatLife.fresh, 3600);
+    assert.equal(embedLife.fresh, 86400);
+    assert.ok(chatLife.kept > 7100 && chatLife.kept <= 7200, `chat TTL ${chatLife.kept}`);
+    assert.ok(embedLife.kept > 172700 && embedLife.kept <= 172800, `embeddings TTL ${embedLife.kept}`);
   });
 
   test('bypass skips the cache entirely; refresh replaces the entry', async () => {

@@ -72,13 +72,13 @@ pub async fn admit(
     let dialect = Dialect::of(route.provider);
     ex.log.provider = route.provider.name().to_string();
 
-    let controls =
-        CacheControls::from_headers(|name| header(&req, name), record.similarity_threshold)?;
+    let controls = CacheControls::from_headers(|name| header(&req, name), &record.cache_policy())?;
+    ex.response_headers.extend(controls.response_headers());
     let hosted_embedder = Embedder::from_setting(&record.semantic_embedder) == Embedder::OpenAi
         && record.has_provider_key(Provider::OpenAi.name());
     Ok(Admitted {
         semantic_enabled: record.semantic_cache_enabled,
-        entry_hash: entry_hash(&record.project_id, &request),
+        entry_hash: entry_hash(&record.project_id, controls.namespace.as_deref(), &request),
         key_hash: presented.hash,
         record,
         request,

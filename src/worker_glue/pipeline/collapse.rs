@@ -39,7 +39,8 @@ pub async fn collapse(ex: &mut Exchange, a: &Admitted, found: &Found) -> Option<
         entry_key,
     };
     let wait_ms = ex.cfg.upstream_timeout(a.route.provider);
-    let entry = wait_for_leader(&ex.cfg.redis(), &poll, wait_ms).await?;
+    let fresh = |e: &CacheEntry| a.controls.serves_fresh(e, now_ms());
+    let entry = wait_for_leader(&ex.cfg.redis(), &poll, wait_ms, fresh).await?;
     let json = Rc::new(entry.answer.to_string().into_bytes());
     Some(Hit {
         entry: Rc::new(Remembered { entry, json }),
@@ -50,11 +51,13 @@ pub async fn collapse(ex: &mut Exchange, a: &Admitted, found: &Found) -> Option<
 }
 
 /// Polls (with growing pauses) until the leader's answer is stored, the lock is gone without
-/// an answer, or `max_wait_ms` passes.
+/// an answer, or `max_wait_ms` passes. An entry that is not `fresh` is the one the leader is
+/// replacing (kept past its expiry for `stale-if-error`), not its answer.
 async fn wait_for_leader(
     redis: &Upstash<'_>,
     poll: &LeaderPoll,
     max_wait_ms: u64,
+    fresh: impl Fn(&CacheEntry) -> bool,
 ) -> Option<CacheEntry> {
     let start = now_ms();
     let mut pause = FIRST_POLL_MS;
@@ -62,7 +65,7 @@ async fn wait_for_leader(
         Delay::from(Duration::from_millis(pause)).await;
         let replies = redis.pipeline(&poll.commands()).await.ok()?;
         let seen = poll.decode(&replies).ok()?;
-        if let Some(entry) = seen.entry {
+        if let Some(entry) = seen.entry.filter(|e| fresh(e)) {
             return Some(entry);
         }
         if !seen.lock_held || now_ms().saturating_sub(start) >= max_wait_ms {

@@ -54,6 +54,8 @@ pub struct Found {
     /// The query the miss's answer is stored under, and its buckets' keys.
     pub semantic: Option<SemanticQuery>,
     pub buckets: Vec<String>,
+    /// An entry found past its freshness, for `stale-if-error` if the provider fails.
+    pub stale: Option<Hit>,
 }
 
 /// The request's two budgets, by name, window and limit.
@@ -173,7 +175,9 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
 
     if let Some(stamp) = isolate::confirmed(project, now).filter(|_| reads && budgets.in_hand()) {
         let key = keyspace(project, stamp).entry(endpoint, &a.entry_hash);
-        if let Some(entry) = isolate::recall(&key, now, stamp) {
+        let recalled =
+            isolate::recall(&key, now, stamp).filter(|r| a.controls.serves_fresh(&r.entry, now));
+        if let Some(entry) = recalled {
             budgets.admit(ex, a, now)?;
             if budgets.low() || isolate::confirmation_due(project, now) {
                 background_sync(ex, ctx, a, budgets);
@@ -190,13 +194,14 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
                 lock: LockState::NotAsked,
                 semantic: None,
                 buckets: Vec::new(),
+                stale: None,
             });
         }
     }
 
     let (rate, quota) = budgets.syncs(now);
     let query = if a.semantic_enabled {
-        semantic::query_for(&a.request)
+        semantic::query_for(&a.request, a.controls.namespace.as_deref())
     } else {
         None
     };
@@ -216,6 +221,8 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
             )
         }),
         fetch_per_bucket: FETCH_PER_BUCKET,
+        now_ms: now,
+        max_age_ms: a.controls.max_age_secs.map(|s| s.saturating_mul(1000)),
         rate,
         quota,
         bucket_suffixes: local_buckets.clone(),
@@ -234,6 +241,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
             lock: LockState::NotAsked,
             semantic: query,
             buckets: Vec::new(),
+            stale: None,
         });
     };
     let stamp = Stamp {
@@ -256,17 +264,25 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
         lock: found.lock,
         semantic: query,
         buckets: local_buckets.iter().map(|s| ks.bucket(s)).collect(),
+        stale: None,
     };
     if let Some((entry, ttl_ms)) = found.entry {
         let key = ks.entry(endpoint, &a.entry_hash);
-        isolate::remember(key.clone(), entry, ttl_ms, now, stamp);
-        out.hit = isolate::recall(&key, now, stamp).map(|entry| Hit {
-            entry,
-            status: CacheStatus::Hit,
-            similarity: None,
-            detail: CacheDetail::Served,
-        });
-        return Ok(out);
+        if a.controls.serves_fresh(&entry, now) {
+            // Kept in memory only while it is fresh: L1 never holds a stale entry.
+            let fresh_ms = entry
+                .expires_at_ms
+                .map_or(ttl_ms, |e| ttl_ms.min(e.saturating_sub(now)));
+            isolate::remember(key.clone(), entry, fresh_ms, now, stamp);
+            out.hit = isolate::recall(&key, now, stamp).map(|entry| Hit {
+                entry,
+                status: CacheStatus::Hit,
+                similarity: None,
+                detail: CacheDetail::Served,
+            });
+            return Ok(out);
+        }
+        out.stale = stale_hit(a, entry, CacheStatus::Hit, None);
     }
 
     let mut candidates = found.candidates;
@@ -288,7 +304,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
         }
     }
     if let (Some(q), true) = (&out.semantic, reads) {
-        out.hit = semantic_hit(
+        let hit = semantic_hit(
             ex,
             ctx,
             &redis,
@@ -300,8 +316,29 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
             &out.buckets,
         )
         .await;
+        match hit {
+            Some(h) if h.detail == CacheDetail::Stale => out.stale = out.stale.or(Some(h)),
+            hit => out.hit = hit,
+        }
     }
     Ok(out)
+}
+
+/// An entry past its freshness, kept for `stale-if-error` when the request asked for it.
+fn stale_hit(
+    a: &Admitted,
+    entry: CacheEntry,
+    status: CacheStatus,
+    similarity: Option<f64>,
+) -> Option<Hit> {
+    a.controls.stale_if_error_secs?;
+    let json = Rc::new(entry.answer.to_string().into_bytes());
+    Some(Hit {
+        entry: Rc::new(Remembered { entry, json }),
+        status,
+        similarity,
+        detail: CacheDetail::Stale,
+    })
 }
 
 fn keyspace(project_id: &str, stamp: Stamp) -> Keyspace<'_> {
@@ -348,6 +385,8 @@ fn background_sync(ex: &Exchange, ctx: &Context, a: &Admitted, budgets: Budgets)
         read: false,
         lock: None,
         fetch_per_bucket: 0,
+        now_ms: now,
+        max_age_ms: None,
         rate,
         quota,
         bucket_suffixes: Vec::new(),
@@ -389,7 +428,8 @@ async fn read_buckets(
 }
 
 /// The best candidate the decision lets through, with its entry (read with its bucket, or else
-/// by its key); an entry that has expired since is dropped from its buckets.
+/// by its key); an entry that has expired since is dropped from its buckets, and one past its
+/// freshness comes back only as a stale candidate (`CacheDetail::Stale`).
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site; the stage's state, spelled out"
@@ -410,7 +450,7 @@ async fn semantic_hit(
     let entry = match fetched.into_iter().find(|(k, _)| *k == candidate.entry_key) {
         Some((_, entry)) => Some(entry),
         None => match redis.command(&["GET", &candidate.entry_key]).await {
-            Ok(serde_json::Value::String(text)) => CacheEntry::from_json(&text),
+            Ok(serde_json::Value::String(text)) => CacheEntry::from_stored(&text),
             Ok(_) => None,
             Err(e) => {
                 worker::console_warn!("semantic candidate fetch failed: {e}");
@@ -422,6 +462,9 @@ async fn semantic_hit(
         forget_expired(ex, ctx, buckets, &candidate.entry_key);
         return None;
     };
+    if !a.controls.serves_fresh(&entry, ex.start_ms) {
+        return stale_hit(a, entry, CacheStatus::HitSemantic, Some(similarity as f64));
+    }
     let json = Rc::new(entry.answer.to_string().into_bytes());
     Some(Hit {
         entry: Rc::new(Remembered { entry, json }),

@@ -128,6 +128,9 @@ pub enum Outcome {
     Failed(ApiError),
 }
 
+/// The errors `stale-if-error` covers (RFC 5861 §4): the provider's failures and timeouts.
+const STALE_IF_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
 /// Runs the stages for one request to a proxied endpoint.
 pub async fn handle(
     req: Request,
@@ -161,7 +164,25 @@ async fn run(
     }
     let plan = store::plan(&admitted, &found);
     let detail = admitted.controls.miss_detail(found.redis_up);
-    match forward::forward(ex, &admitted).await? {
+    let upstream = match forward::forward(ex, &admitted).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            // `stale-if-error`: the provider failed, and the request accepts an entry past its
+            // freshness (within its window) over the error.
+            let stale = found
+                .stale
+                .filter(|_| STALE_IF_ERROR_STATUSES.contains(&e.status))
+                .filter(|s| admitted.controls.serves_stale(&s.entry.entry, now_ms()));
+            return match stale {
+                Some(hit) => {
+                    worker::console_warn!("serving stale after a provider error: {}", e.message);
+                    respond::from_cache(ex, &admitted.request, hit).map(Outcome::Respond)
+                }
+                None => Err(e),
+            };
+        }
+    };
+    match upstream {
         forward::Upstream::Answer(answer, body) => {
             respond::answer(ex, ctx, &admitted, (answer, body), detail, plan).map(Outcome::Respond)
         }

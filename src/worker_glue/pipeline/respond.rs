@@ -6,6 +6,7 @@ use super::lookup::Hit;
 use super::store::{self, StorePlan};
 use super::Exchange;
 use crate::cache_entry::{is_cacheable_answer, CacheEntry};
+use crate::controls::response_cache_control;
 use crate::error::ApiError;
 use crate::request::ProxyRequest;
 use crate::sse;
@@ -13,6 +14,11 @@ use crate::watchllm_headers::{CacheDetail, CacheStatus};
 use crate::worker_glue::responses::bytes_response;
 use worker::{Context, Response};
 use worker_util::now_ms;
+
+/// `Cache-Control` of a miss's response: how long its answer is now kept fresh, if it is.
+pub fn miss_cache_control(detail: CacheDetail, plan: Option<&StorePlan>, stream: bool) -> String {
+    response_cache_control(detail, plan.map(|p| p.fresh_secs), stream)
+}
 
 fn built(r: worker::Result<Response>) -> Result<Response, ApiError> {
     r.map_err(|e| ApiError::internal(format!("building the response failed: {e}")))
@@ -22,19 +28,25 @@ fn built(r: worker::Result<Response>) -> Result<Response, ApiError> {
 pub fn from_cache(ex: &mut Exchange, req: &ProxyRequest, hit: Hit) -> Result<Response, ApiError> {
     let remembered = hit.entry;
     let entry = &remembered.entry;
+    let now = ex.start_ms;
     let mut h = ex.headers(hit.status, hit.detail, &entry.provider);
-    h.cache_age_secs = entry.age_secs(ex.start_ms);
+    h.cache_age_secs = entry.age_secs(now);
     h.similarity = hit.similarity;
     // Tokens-Saved counts the prompt tokens served from cache; the full cost not spent (prompt +
     // completion) is in the usage log's cost_saved_usd.
     h.tokens_saved = entry.usage().prompt_tokens;
     let mut headers = ex.all_headers(h);
+    let fresh_for = entry.expires_at_ms.map(|e| e.saturating_sub(now) / 1000);
+    headers.push(("age", entry.age_secs(now).to_string()));
+    headers.push((
+        "cache-control",
+        response_cache_control(hit.detail, fresh_for, req.stream),
+    ));
     ex.log.served(entry, hit.status, hit.similarity);
     if req.stream {
         let body = sse::replay(&entry.answer, req.include_usage)
             .concat()
             .into_bytes();
-        headers.push(("cache-control", "no-cache".into()));
         built(bytes_response(
             200,
             "text/event-stream; charset=utf-8",
@@ -68,7 +80,11 @@ pub fn answer(
     };
     let mut h = ex.headers(CacheStatus::Miss, detail, provider);
     h.cost_usd = Some(cost.unwrap_or(0.0));
-    let headers = ex.all_headers(h);
+    let mut headers = ex.all_headers(h);
+    headers.push((
+        "cache-control",
+        miss_cache_control(detail, plan.as_ref(), false),
+    ));
     ex.log.answered(usage, cost);
     if let Some(mut plan) = plan.filter(|_| cacheable) {
         plan.lock = ex.lock.take();

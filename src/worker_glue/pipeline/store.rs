@@ -5,6 +5,7 @@
 use super::admit::Admitted;
 use super::lookup::Found;
 use crate::cache_entry::CacheEntry;
+use crate::controls;
 use crate::keys::Keyspace;
 pub use crate::lookup_plan::StorePlan;
 use crate::request::Endpoint;
@@ -21,17 +22,19 @@ pub fn plan(a: &Admitted, found: &Found) -> Option<StorePlan> {
         return None;
     }
     let endpoint = a.request.endpoint;
-    let ttl_secs = match endpoint {
+    let default_secs = match endpoint {
         Endpoint::Embeddings => endpoint.cache_ttl_secs(),
         _ => a.record.cache_ttl_secs.unwrap_or(endpoint.cache_ttl_secs()),
     };
+    let fresh_secs = a.controls.ttl_secs.unwrap_or(default_secs);
     let ks = Keyspace {
         project_id: &a.record.project_id,
         generation: found.stamp.generation,
     };
     Some(StorePlan {
         key: ks.entry(endpoint.name(), &a.entry_hash),
-        ttl_secs,
+        fresh_secs,
+        ttl_secs: controls::kept_for_secs(fresh_secs),
         semantic: found
             .semantic
             .as_ref()
@@ -41,20 +44,22 @@ pub fn plan(a: &Admitted, found: &Found) -> Option<StorePlan> {
     })
 }
 
-/// Writes the entry and its bucket fields (one pipeline), releases the lock, keeps the entry in
-/// this isolate's memory (under the cache state it was looked up in), trims buckets.
+/// Writes the entry (with its expiry) and its bucket fields (one pipeline), releases the lock,
+/// keeps the entry in this isolate's memory while it is fresh (under the cache state it was looked
+/// up in), trims buckets.
 pub async fn store(cfg: &Config, plan: &StorePlan, entry: CacheEntry) {
     // Let the response go out first: nothing here may delay its bytes.
     Delay::from(Duration::ZERO).await;
     let redis = cfg.redis();
-    let replies = match redis.pipeline(&plan.commands(&entry.to_json())).await {
+    let entry = plan.expiring(entry);
+    let replies = match redis.pipeline(&plan.commands(&entry.to_stored())).await {
         Ok(r) => r,
         Err(e) => return worker::console_warn!("cache store failed: {e}"),
     };
     isolate::remember(
         plan.key.clone(),
         entry,
-        plan.ttl_secs * 1000,
+        plan.fresh_secs * 1000,
         now_ms(),
         plan.stamp,
     );

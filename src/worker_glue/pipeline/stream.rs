@@ -81,7 +81,10 @@ pub fn stream_miss(
     let mut h = ex.headers(CacheStatus::Miss, detail, provider);
     h.cost_usd = None;
     let mut headers = ex.all_headers(h);
-    headers.push(("cache-control", "no-cache".into()));
+    headers.push((
+        "cache-control",
+        super::respond::miss_cache_control(detail, plan.as_ref(), true),
+    ));
     finisher.log.latency_ms = ex.elapsed();
 
     let cfg = ex.cfg.clone();
