@@ -88,6 +88,18 @@ impl ApiError {
         e
     }
 
+    /// 429: too many requests with keys that do not exist came from this address this minute.
+    pub fn too_many_failed_authentications(limit: u64, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            429,
+            "requests",
+            "too_many_failed_authentications",
+            format!("Too many requests with invalid API keys from this address (more than {limit} a minute). Check your key in the WatchLLM dashboard and try again in {retry_after_secs}s."),
+        );
+        e.retry_after_secs = Some(retry_after_secs);
+        e
+    }
+
     /// 429: the project's plan has no requests left this month.
     pub fn monthly_quota_exceeded(message: impl Into<String>, retry_after_secs: u64) -> Self {
         let mut e = Self::new(429, "requests", "monthly_quota_exceeded", message);

@@ -67,6 +67,12 @@ pub fn rate_counter(key_hash: &str, minute: u64) -> String {
     format!("wl:rl:{}:{minute}", &key_hash[..key_hash.len().min(32)])
 }
 
+/// Authentications from one client address in one minute that were not answered from an
+/// isolate's memory, successes taken back off (`key_flood`): `wl:af:<address>:<minute>`.
+pub fn failed_auth_counter(address: &str, minute: u64) -> String {
+    format!("wl:af:{address}:{minute}")
+}
+
 /// A project's monthly request counter, live and test keys apart: `wl:mq:<project>:<kind>:<yyyymm>`.
 pub fn quota_counter(project_id: &str, key_kind: &str, month: u32) -> String {
     format!("wl:mq:{project_id}:{key_kind}:{month}")

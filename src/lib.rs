@@ -12,6 +12,7 @@ pub mod cors;
 pub mod embedding;
 pub mod error;
 pub mod guards;
+pub mod key_flood;
 pub mod keys;
 pub mod l1;
 pub mod literals;

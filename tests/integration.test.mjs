@@ -30,6 +30,7 @@ await import('./integration/semantic.cases.mjs');
 await import('./integration/scale.cases.mjs');
 await import('./integration/errors.cases.mjs');
 await import('./integration/auth-and-limits.cases.mjs');
+await import('./integration/key-flood.cases.mjs');
 await import('./integration/quotas-and-purge.cases.mjs');
 await import('./integration/isolate-memory.cases.mjs');
 await import('./integration/browser-clients.cases.mjs');

@@ -2,7 +2,8 @@
 // is the project's anon or service_role key, answering 401 with Supabase's messages otherwise,
 // forwards /rest/v1/* to a PostgREST-compatible server (postrust), passing the apikey as the
 // bearer token when the request has none, as Supabase does, and serves /auth/v1/* with the local
-// Supabase Auth stand-in (tools/supabase-auth.mjs) when given a database.
+// Supabase Auth stand-in (tools/supabase-auth.mjs) when given a database. GET /__counts says how
+// many REST requests each table or view has had (tests and the benchmark count key lookups).
 import http from 'node:http';
 import { supabaseAuth } from './supabase-auth.mjs';
 
@@ -10,12 +11,14 @@ export async function startSupabaseGateway({ port, restUrl, keys, dbUrl, jwtSecr
   const valid = new Set([keys.anon, keys.service]);
   const rest = new URL(restUrl);
   const auth = dbUrl ? supabaseAuth({ dbUrl, jwtSecret, issuer: `http://${host}:${port}/auth/v1` }) : null;
+  const counts = {};
   const server = http.createServer(async (req, res) => {
     const send = (status, body) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/__counts') return send(200, counts);
     const apikey = req.headers.apikey || url.searchParams.get('apikey');
     if (!apikey) return send(401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
     if (!valid.has(apikey)) return send(401, { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
@@ -41,6 +44,8 @@ export async function startSupabaseGateway({ port, restUrl, keys, dbUrl, jwtSecr
     }
     if (!url.pathname.startsWith('/rest/v1/') && url.pathname !== '/rest/v1') return send(404, { message: 'no Route matched with those values' });
     url.searchParams.delete('apikey');
+    const resource = url.pathname.slice('/rest/v1/'.length).split('/')[0];
+    counts[resource] = (counts[resource] || 0) + 1;
     const headers = { ...req.headers, host: rest.host };
     delete headers.apikey;
     if (!headers.authorization) headers.authorization = `Bearer ${apikey}`;

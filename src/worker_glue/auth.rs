@@ -1,12 +1,16 @@
 //! API key validation against Supabase (`api_key_lookup` view), with the positive result kept in
 //! the isolate's memory for `AUTH_CACHE_TTL_SECS` so the hot path does not ask Supabase per request.
 //! While Supabase is unreachable, keys seen in the last `AUTH_STALE_TTL_SECS` keep working; keys
-//! never seen get 503, never a pass.
+//! never seen get 503, never a pass. Made-up keys never reach Supabase in bulk (`key_flood`): an
+//! unknown key is answered from memory for a few seconds, and a client address past
+//! `AUTH_FAILURES_PER_MINUTE` failures gets 429 before any lookup.
 
 use super::config::Config;
 use crate::api_key::PresentedKey;
 use crate::controls::CachePolicy;
 use crate::error::ApiError;
+use crate::key_flood::{self, FailedAuths, UnknownKeys};
+use crate::keys;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -97,6 +101,8 @@ struct Cached {
 
 thread_local! {
     static KEY_CACHE: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
+    static UNKNOWN_KEYS: RefCell<UnknownKeys> = RefCell::new(UnknownKeys::default());
+    static FAILED_AUTHS: RefCell<FailedAuths> = RefCell::new(FailedAuths::default());
 }
 
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -140,26 +146,91 @@ fn check(record: KeyRecord) -> Result<KeyRecord, ApiError> {
     }
 }
 
+/// Who presents a key: the client's address (`CF-Connecting-IP`), for counting failures.
+pub struct Client {
+    pub address: String,
+}
+
+impl Client {
+    pub fn of(req: &worker::Request) -> Client {
+        let ip = req.headers().get("cf-connecting-ip").ok().flatten();
+        Client {
+            address: key_flood::client_address(ip.as_deref()),
+        }
+    }
+}
+
+fn unknown_key(key: &PresentedKey) -> ApiError {
+    ApiError::invalid_api_key(format!(
+        "Incorrect API key provided: {}****. Find your keys in the WatchLLM dashboard.",
+        key.prefix
+    ))
+}
+
 /// Validates a presented key; the record's project scopes everything the request touches.
 pub async fn authenticate(
     cfg: &Config,
+    ctx: &worker::Context,
+    client: &Client,
     key: &PresentedKey,
     now_ms: u64,
 ) -> Result<KeyRecord, ApiError> {
     if let Some(record) = cached(&key.hash, cfg.auth_cache_ttl_ms, now_ms) {
         return check(record);
     }
+    let address = client.address.as_str();
+    let limit = cfg.auth_failures_per_minute;
+    let refused = FAILED_AUTHS.with(|f| f.borrow().refused(address, limit, now_ms));
+    if let Some(retry_after) = refused {
+        return Err(ApiError::too_many_failed_authentications(
+            limit,
+            retry_after,
+        ));
+    }
+    if UNKNOWN_KEYS.with(|u| u.borrow_mut().is_unknown(&key.hash, now_ms)) {
+        FAILED_AUTHS.with(|f| f.borrow_mut().failed(address, now_ms));
+        return Err(unknown_key(key));
+    }
+
+    // Count the attempt where every isolate sees it, before Supabase is asked (one round trip);
+    // a success is taken back off below. Redis down: this isolate's own count still holds.
+    let counter = keys::failed_auth_counter(address, key_flood::window(now_ms).0);
+    let counted = count_attempt(cfg, &counter).await;
+    if let Some(count) = counted {
+        if count > limit {
+            FAILED_AUTHS.with(|f| f.borrow_mut().observed(address, now_ms, count));
+            let retry_after = key_flood::window(now_ms).1;
+            return Err(ApiError::too_many_failed_authentications(
+                limit,
+                retry_after,
+            ));
+        }
+    }
+
     let supabase = cfg.supabase();
     let query = format!("api_key_lookup?key_hash=eq.{}&select=*&limit=1", key.hash);
     match supabase.select(&query).await {
         Ok(rows) => {
             let Some(row) = rows.into_iter().next() else {
                 forget(&key.hash);
-                return Err(ApiError::invalid_api_key(format!(
-                    "Incorrect API key provided: {}****. Find your keys in the WatchLLM dashboard.",
-                    key.prefix
-                )));
+                UNKNOWN_KEYS.with(|u| u.borrow_mut().remember(&key.hash, now_ms));
+                // Redis's count already includes this failure (and every isolate's): this
+                // isolate takes it over; without Redis, it counts on its own.
+                FAILED_AUTHS.with(|f| {
+                    let mut f = f.borrow_mut();
+                    match counted {
+                        Some(count) => f.observed(address, now_ms, count),
+                        None => f.failed(address, now_ms),
+                    }
+                });
+                return Err(unknown_key(key));
             };
+            if counted.is_some() {
+                let cfg = cfg.clone();
+                ctx.wait_until(async move {
+                    let _ = cfg.redis().command(&["DECR", &counter]).await;
+                });
+            }
             let record: KeyRecord = serde_json::from_value(row)
                 .map_err(|e| ApiError::internal(format!("bad key record: {e}")))?;
             remember(&key.hash, &record, now_ms);
@@ -171,6 +242,26 @@ pub async fn authenticate(
                 Some(record) => check(record),
                 None => Err(ApiError::service_unavailable("WatchLLM cannot validate API keys right now (key store unavailable). Please retry shortly.")),
             }
+        }
+    }
+}
+
+/// Adds one to the address's counter for this minute; its new value, or None if Redis did not
+/// answer.
+async fn count_attempt(cfg: &Config, counter: &str) -> Option<u64> {
+    let ttl = key_flood::COUNTER_TTL_SECS.to_string();
+    let cmds = [
+        vec!["INCR".to_string(), counter.to_string()],
+        vec!["EXPIRE".into(), counter.to_string(), ttl, "NX".into()],
+    ];
+    match cfg.redis().pipeline(&cmds).await {
+        Ok(replies) => replies
+            .first()
+            .and_then(|r| r.as_ref().ok())
+            .and_then(serde_json::Value::as_u64),
+        Err(e) => {
+            worker::console_warn!("failed-auth counter unavailable: {e}");
+            None
         }
     }
 }

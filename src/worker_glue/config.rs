@@ -31,6 +31,8 @@ pub struct Config {
     pub auth_cache_ttl_ms: u64,
     /// How long a cached key keeps working while Supabase is unreachable.
     pub auth_stale_ttl_ms: u64,
+    /// Failed authentications a client address may make per minute (`AUTH_FAILURES_PER_MINUTE`).
+    pub auth_failures_per_minute: u64,
     /// The dashboard's address, for links in errors (`DASHBOARD_URL`).
     pub dashboard_url: String,
     /// `ENVIRONMENT` (production, staging, dev): tags logs and errors.
@@ -86,6 +88,7 @@ impl Config {
             embedding_timeout_ms: number(env, "EMBEDDING_TIMEOUT_MS", 2_000),
             auth_cache_ttl_ms: number(env, "AUTH_CACHE_TTL_SECS", 60) * 1000,
             auth_stale_ttl_ms: number(env, "AUTH_STALE_TTL_SECS", 3600) * 1000,
+            auth_failures_per_minute: number(env, "AUTH_FAILURES_PER_MINUTE", 30),
             dashboard_url: get(env, "DASHBOARD_URL")
                 .unwrap_or_else(|| "https://app.watchllm.dev".into())
                 .trim_end_matches('/')

@@ -154,7 +154,7 @@ async fn run(
     req: Request,
     endpoint: Endpoint,
 ) -> std::result::Result<Outcome, ApiError> {
-    let admitted = admit::admit(ex, req, endpoint).await?;
+    let admitted = admit::admit(ex, ctx, req, endpoint).await?;
     let found = lookup::lookup(ex, ctx, &admitted).await?;
     if let Some(hit) = found.hit {
         return respond::from_cache(ex, &admitted.request, hit).map(Outcome::Respond);
