@@ -7,7 +7,9 @@
 //! - `FailedAuths`: authentications that were not answered from memory are counted per client
 //!   address (`CF-Connecting-IP`) and minute, in Redis (every isolate sees them) and in the
 //!   isolate (which also holds while Redis is down). Past the limit, 429 with no Supabase call.
-//!   Successful lookups are taken back off the count: only failures add up.
+//!   Successful lookups are taken back off the count: only failures add up. The 429 comes after a
+//!   pause (`REFUSAL_DELAY_MS`): waiting costs the Worker no CPU, and a flooder with a fixed
+//!   number of connections is slowed to a trickle instead of crowding out real requests.
 //!
 //! Pure: the glue (`worker_glue::auth`) passes the clock and Redis's counts.
 
@@ -21,6 +23,8 @@ pub const UNKNOWN_KEY_TTL_MS: u64 = 3_000;
 pub const MAX_UNKNOWN_KEYS: usize = 10_000;
 /// Client addresses tracked per isolate at most (a flood of addresses cannot grow the map).
 const MAX_ADDRESSES: usize = 10_000;
+/// How long a refused address waits for its 429.
+pub const REFUSAL_DELAY_MS: u64 = 500;
 /// Redis keeps a minute's counter this long.
 pub const COUNTER_TTL_SECS: u64 = 120;
 

@@ -35,6 +35,10 @@ const upstreamCount = async () => (await (await fetch(job.countUrl)).json()).cou
 
 const proxyUrl = `${job.url}/v1/chat/completions`;
 const hitBody = body(`benchmark hit prompt ${job.tag}`);
+if (job.mode === 'flood') {
+  console.log(JSON.stringify(await flood()));
+  process.exit(0);
+}
 await post(proxyUrl, hitBody);
 for (let i = 0; i < 100; i++) await post(proxyUrl, hitBody);
 const callsBefore = await upstreamCount();
@@ -83,3 +87,49 @@ console.log(JSON.stringify({
   upstreamCallsDuringHits,
   missTiming: Object.fromEntries(Object.entries(missTiming).map(([n, xs]) => [n, pct(xs, 50)])),
 }));
+
+/**
+ * A key flood: `job.floodRequests` requests with made-up, well-formed keys from one client address,
+ * `job.concurrency` at a time, while a real key's HITs are timed (from another address); the same
+ * HITs timed without the flood; and how many key lookups Supabase served meanwhile.
+ */
+async function flood() {
+  const { newApiKey } = await import('./lib/crypto.mjs');
+  const lookups = async () => (await (await fetch(job.countsUrl)).json()).api_key_lookup ?? 0;
+  const timeHits = async (stop) => {
+    const xs = [];
+    while (!stop()) xs.push((await post(proxyUrl, hitBody)).ms);
+    return xs;
+  };
+  await post(proxyUrl, hitBody);
+  for (let i = 0; i < 100; i++) await post(proxyUrl, hitBody);
+  const quietUntil = performance.now() + 2000;
+  const quiet = await timeHits(() => performance.now() > quietUntil);
+  const before = await lookups();
+  const statuses = {};
+  let left = job.floodRequests;
+  let flooding = true;
+  const floodMs = performance.now();
+  const firstMinute = Math.floor(Date.now() / 60000);
+  const attackers = Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      while (left-- > 0) {
+        const r = await fetch(proxyUrl, { method: 'POST', headers: { ...headers, authorization: `Bearer ${newApiKey().key}`, 'cf-connecting-ip': '203.0.113.9' }, body: hitBody });
+        await r.arrayBuffer();
+        statuses[r.status] = (statuses[r.status] || 0) + 1;
+      }
+    }),
+  ).then(() => (flooding = false));
+  const during = await timeHits(() => !flooding);
+  await attackers;
+  return {
+    floodRequests: job.floodRequests,
+    floodSeconds: (performance.now() - floodMs) / 1000,
+    lookups: (await lookups()) - before,
+    minutes: Math.floor(Date.now() / 60000) - firstMinute + 1,
+    statuses,
+    quietP50: pct(quiet, 50),
+    duringP50: pct(during, 50),
+    duringSamples: during.length,
+  };
+}

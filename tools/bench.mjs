@@ -85,6 +85,7 @@ try {
   const watchllm = { key, cacheHeader: true, upstreamUrl: `${stack.fake.baseUrls.openrouter}/chat/completions`, providerKey: stack.providerKeys.openrouter };
   const results = {};
   results['WatchLLM, workerd (direct socket)'] = await runClient({ ...watchllm, url: directUrl, tag: 'direct' });
+  const flood = await runClient({ ...watchllm, url: directUrl, tag: 'flood', mode: 'flood', floodRequests: 1500, countsUrl: `${stack.supabaseUrl}/__counts` });
   results['WatchLLM, wrangler dev (+ its dev proxy)'] = await runClient({ ...watchllm, url: stack.workerUrl, tag: 'wrangler' });
   await direct.dispose();
   cleanups.pop();
@@ -118,6 +119,7 @@ ${N_HIT} sequential HITs of one prompt, ${N_MISS} MISS pairs, ${N_STREAM} stream
   } else {
     console.log('\nLiteLLM could not be installed from PyPI here; it is left out of this run.');
   }
+  console.log(`Key flood (${flood.floodRequests} made-up keys, ${CONCURRENCY} at a time, one address, ${flood.floodSeconds.toFixed(1)} s): ${flood.lookups} Supabase key lookups (the limit is 30 per address per minute; the flood touched ${flood.minutes} minute windows); statuses ${JSON.stringify(flood.statuses)}; a real key's HIT p50 ${fmt(flood.duringP50)} ms during the flood (${flood.duringSamples} requests) vs ${fmt(flood.quietP50)} ms without (${(flood.duringP50 / flood.quietP50).toFixed(2)}x)`);
   console.log(`WatchLLM MISS, inside the Worker (Server-Timing p50): ${Object.entries(ours.missTiming).map(([n, d]) => `${n} ${d} ms`).join(', ')}`);
   console.log(`Worker size: ${(wasm.length / 1024).toFixed(0)} KiB wasm + ${(js.length / 1024).toFixed(0)} KiB JS; gzipped ${(gz / 1024).toFixed(0)} KiB
 Start-up in a fresh workerd: script + wasm loaded in ${fmt(startup.loadMs)} ms (includes starting workerd), first request ${fmt(startup.firstMs)} ms, warm request ${fmt(startup.warmMs)} ms

@@ -182,10 +182,7 @@ pub async fn authenticate(
     let limit = cfg.auth_failures_per_minute;
     let refused = FAILED_AUTHS.with(|f| f.borrow().refused(address, limit, now_ms));
     if let Some(retry_after) = refused {
-        return Err(ApiError::too_many_failed_authentications(
-            limit,
-            retry_after,
-        ));
+        return Err(refuse(limit, retry_after).await);
     }
     if UNKNOWN_KEYS.with(|u| u.borrow_mut().is_unknown(&key.hash, now_ms)) {
         FAILED_AUTHS.with(|f| f.borrow_mut().failed(address, now_ms));
@@ -199,11 +196,7 @@ pub async fn authenticate(
     if let Some(count) = counted {
         if count > limit {
             FAILED_AUTHS.with(|f| f.borrow_mut().observed(address, now_ms, count));
-            let retry_after = key_flood::window(now_ms).1;
-            return Err(ApiError::too_many_failed_authentications(
-                limit,
-                retry_after,
-            ));
+            return Err(refuse(limit, key_flood::window(now_ms).1).await);
         }
     }
 
@@ -244,6 +237,16 @@ pub async fn authenticate(
             }
         }
     }
+}
+
+/// The 429 for an address past its failures, after `key_flood::REFUSAL_DELAY_MS`: a flood then
+/// costs its sender time and this isolate almost no CPU, so real requests are not slowed.
+async fn refuse(limit: u64, retry_after_secs: u64) -> ApiError {
+    worker::Delay::from(std::time::Duration::from_millis(
+        key_flood::REFUSAL_DELAY_MS,
+    ))
+    .await;
+    ApiError::too_many_failed_authentications(limit, retry_after_secs)
 }
 
 /// Adds one to the address's counter for this minute; its new value, or None if Redis did not
