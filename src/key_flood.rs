@@ -4,10 +4,11 @@
 //! - `UnknownKeys`: a key hash Supabase just said does not exist is answered 401 from the
 //!   isolate's memory for a few seconds (bounded LRU; short, so a key created in the dashboard
 //!   works within seconds).
-//! - `FailedAuths`: authentications that were not answered from memory are counted per client
-//!   address (`CF-Connecting-IP`) and minute, in Redis (every isolate sees them) and in the
-//!   isolate (which also holds while Redis is down). Past the limit, 429 with no Supabase call.
-//!   Successful lookups are taken back off the count: only failures add up. The 429 comes after a
+//! - `FailedAuths`: failed authentications are counted per client address (`CF-Connecting-IP`)
+//!   and minute, in Redis (every isolate sees them) and in the isolate (which also holds while
+//!   Redis is down). Past the limit, 429 with no Supabase call. Only failures are counted, after
+//!   Supabase answers (the gate reads the count first): counting every attempt and taking
+//!   successes back refused bursts of first requests with a new, valid key. The 429 comes after a
 //!   pause (`REFUSAL_DELAY_MS`): waiting costs the Worker no CPU, and a flooder with a fixed
 //!   number of connections is slowed to a trickle instead of crowding out real requests.
 //!

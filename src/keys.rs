@@ -67,8 +67,8 @@ pub fn rate_counter(key_hash: &str, minute: u64) -> String {
     format!("wl:rl:{}:{minute}", &key_hash[..key_hash.len().min(32)])
 }
 
-/// Authentications from one client address in one minute that were not answered from an
-/// isolate's memory, successes taken back off (`key_flood`): `wl:af:<address>:<minute>`.
+/// Failed authentications from one client address in one minute (`key_flood`):
+/// `wl:af:<address>:<minute>`.
 pub fn failed_auth_counter(address: &str, minute: u64) -> String {
     format!("wl:af:{address}:{minute}")
 }

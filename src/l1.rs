@@ -7,9 +7,10 @@
 
 use lru::LruCache;
 
-/// What one entry costs in memory, roughly: its bytes as sent, the parsed answer, the key.
+/// What one entry costs in memory, roughly: the key, the value's bytes (as its owner counts them)
+/// and the slot.
 fn weight<V>(key: &str, slot_bytes: usize) -> usize {
-    key.len() + slot_bytes * 3 + std::mem::size_of::<V>()
+    key.len() + slot_bytes + std::mem::size_of::<V>()
 }
 
 /// Which cache state an entry belongs to.

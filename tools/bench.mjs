@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startStack, supabaseAdmin, ROOT } from './stack.mjs';
+import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 import { createProject, createApiKey } from './lib/projects.mjs';
 import { Miniflare } from 'miniflare';
 
@@ -48,24 +48,9 @@ try {
   sqlPlan(stack);
   const project = await createProject(admin, { name: 'bench', plan: 'bench-unlimited' });
   const { key } = await createApiKey(admin, project.id);
-  const vars = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'wrangler.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
-  const direct = new Miniflare({
-    modules: true,
-    scriptPath: path.join(ROOT, 'build/index.js'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2026-04-01',
-    host: '127.0.0.1',
-    port: BENCH_PORTS.worker + 2,
-    bindings: vars,
-    // The Worker prints one logEvent line per request (Workers Logs in production); drained here
-    // so the figures below stay readable.
-    handleRuntimeStdio: (stdout, stderr) => {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
+  const direct = await startWorkerd(stack, { port: BENCH_PORTS.worker + 2 });
   cleanups.push(() => direct.dispose());
-  const directUrl = String(await direct.ready).replace(/\/$/, '');
+  const directUrl = direct.url;
   const fake = stack.fake.url;
   // The client runs in its own process; this one keeps serving the adapters meanwhile.
   const runClient = (job) =>

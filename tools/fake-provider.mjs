@@ -28,7 +28,7 @@ const textOf = (content) => (typeof content === 'string' ? content : Array.isArr
 // "purchase an automobile" lands where "buy a car" does (which a purely lexical embedder misses).
 const SYNONYMS = { purchase: 'buy', acquire: 'buy', automobile: 'car', vehicle: 'car', cheapest: 'cheap', inexpensive: 'cheap', tips: 'advice', guidance: 'advice' };
 const STOP = new Set(['a', 'an', 'the', 'to', 'of', 'for', 'my', 'i', 'do', 'how', 'is', 'what']);
-function embedText(input, dims) {
+export function embedText(input, dims) {
   const v = new Array(dims).fill(0);
   const words = String(typeof input === 'string' ? input : JSON.stringify(input)).toLowerCase().match(/[a-z0-9]+/g) || [];
   for (const w of words) {

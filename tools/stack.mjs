@@ -269,3 +269,43 @@ export function supabaseAdmin(stack) {
     rpc: (fn, args) => call('POST', `rpc/${fn}`, args),
   };
 }
+
+/** Process ids of the workerd processes running now. */
+function workerdPids() {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The proxy (build/) in plain workerd through Miniflare, with the stack's configuration, on
+ * `port`: what production runs, without wrangler dev's dev-server layers (its inspector, its
+ * proxy worker), for the benchmark and the soak. Returns its URL and workerd's process id.
+ */
+export async function startWorkerd(stack, { port, vars = {} }) {
+  const { Miniflare } = await import('miniflare');
+  const envFile = path.join(stack.logDir, 'wrangler.env');
+  const bindings = Object.fromEntries(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
+  const before = new Set(workerdPids());
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(ROOT, 'build/index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-01',
+    host: '127.0.0.1',
+    port,
+    bindings: { ...bindings, ...vars },
+    // The Worker prints one logEvent line per request (Workers Logs in production); drained here.
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  const url = String(await mf.ready).replace(/\/$/, '');
+  const pid = Number(workerdPids().find((p) => !before.has(p)));
+  return { url, pid, dispose: () => mf.dispose() };
+}

@@ -178,26 +178,12 @@ pub async fn authenticate(
     if let Some(record) = cached(&key.hash, cfg.auth_cache_ttl_ms, now_ms) {
         return check(record);
     }
-    let address = client.address.as_str();
-    let limit = cfg.auth_failures_per_minute;
-    let refused = FAILED_AUTHS.with(|f| f.borrow().refused(address, limit, now_ms));
-    if let Some(retry_after) = refused {
-        return Err(refuse(limit, retry_after).await);
-    }
-    if UNKNOWN_KEYS.with(|u| u.borrow_mut().is_unknown(&key.hash, now_ms)) {
-        FAILED_AUTHS.with(|f| f.borrow_mut().failed(address, now_ms));
-        return Err(unknown_key(key));
-    }
-
-    // Count the attempt where every isolate sees it, before Supabase is asked (one round trip);
-    // a success is taken back off below. Redis down: this isolate's own count still holds.
-    let counter = keys::failed_auth_counter(address, key_flood::window(now_ms).0);
-    let counted = count_attempt(cfg, &counter).await;
-    if let Some(count) = counted {
-        if count > limit {
-            FAILED_AUTHS.with(|f| f.borrow_mut().observed(address, now_ms, count));
-            return Err(refuse(limit, key_flood::window(now_ms).1).await);
-        }
+    // A key that was valid recently is revalidated without the flood gate: only keys this
+    // isolate has not seen work are gated.
+    let recently_valid = cached(&key.hash, cfg.auth_stale_ttl_ms, now_ms).is_some();
+    let counter = keys::failed_auth_counter(&client.address, key_flood::window(now_ms).0);
+    if !recently_valid {
+        gate(cfg, client, key, &counter, now_ms).await?;
     }
 
     let supabase = cfg.supabase();
@@ -207,23 +193,18 @@ pub async fn authenticate(
             let Some(row) = rows.into_iter().next() else {
                 forget(&key.hash);
                 UNKNOWN_KEYS.with(|u| u.borrow_mut().remember(&key.hash, now_ms));
-                // Redis's count already includes this failure (and every isolate's): this
-                // isolate takes it over; without Redis, it counts on its own.
+                // Counted where every isolate sees it; this isolate takes Redis's count over
+                // (every isolate's failures), or counts on its own while Redis is down.
+                let counted = count_failure(cfg, &counter).await;
                 FAILED_AUTHS.with(|f| {
                     let mut f = f.borrow_mut();
                     match counted {
-                        Some(count) => f.observed(address, now_ms, count),
-                        None => f.failed(address, now_ms),
+                        Some(count) => f.observed(&client.address, now_ms, count),
+                        None => f.failed(&client.address, now_ms),
                     }
                 });
                 return Err(unknown_key(key));
             };
-            if counted.is_some() {
-                let cfg = cfg.clone();
-                ctx.wait_until(async move {
-                    let _ = cfg.redis().command(&["DECR", &counter]).await;
-                });
-            }
             let record: KeyRecord = serde_json::from_value(row)
                 .map_err(|e| ApiError::internal(format!("bad key record: {e}")))?;
             remember(&key.hash, &record, now_ms);
@@ -239,6 +220,35 @@ pub async fn authenticate(
     }
 }
 
+/// The flood gate for a key not seen valid: refuses an address past its failures (from this
+/// isolate's memory, or Redis's count for every isolate: one GET) and answers a key just reported
+/// unknown from memory. Only failures are counted (after Supabase says so), so a burst of first
+/// requests with a new, valid key is never refused; a flood overshoots the limit by at most the
+/// requests it has in flight when the count reaches it. Redis down: this isolate's count holds.
+async fn gate(
+    cfg: &Config,
+    client: &Client,
+    key: &PresentedKey,
+    counter: &str,
+    now_ms: u64,
+) -> Result<(), ApiError> {
+    let address = client.address.as_str();
+    let limit = cfg.auth_failures_per_minute;
+    let refused = FAILED_AUTHS.with(|f| f.borrow().refused(address, limit, now_ms));
+    if let Some(retry_after) = refused {
+        return Err(refuse(limit, retry_after).await);
+    }
+    if UNKNOWN_KEYS.with(|u| u.borrow_mut().is_unknown(&key.hash, now_ms)) {
+        FAILED_AUTHS.with(|f| f.borrow_mut().failed(address, now_ms));
+        return Err(unknown_key(key));
+    }
+    if let Some(count) = failures_so_far(cfg, counter).await.filter(|c| *c >= limit) {
+        FAILED_AUTHS.with(|f| f.borrow_mut().observed(address, now_ms, count));
+        return Err(refuse(limit, key_flood::window(now_ms).1).await);
+    }
+    Ok(())
+}
+
 /// The 429 for an address past its failures, after `key_flood::REFUSAL_DELAY_MS`: a flood then
 /// costs its sender time and this isolate almost no CPU, so real requests are not slowed.
 async fn refuse(limit: u64, retry_after_secs: u64) -> ApiError {
@@ -249,9 +259,25 @@ async fn refuse(limit: u64, retry_after_secs: u64) -> ApiError {
     ApiError::too_many_failed_authentications(limit, retry_after_secs)
 }
 
-/// Adds one to the address's counter for this minute; its new value, or None if Redis did not
-/// answer.
-async fn count_attempt(cfg: &Config, counter: &str) -> Option<u64> {
+/// The address's failures this minute in every isolate, or None if Redis did not answer.
+async fn failures_so_far(cfg: &Config, counter: &str) -> Option<u64> {
+    match cfg.redis().command(&["GET", counter]).await {
+        // Upstash answers a counter as a string, or null when there is none yet.
+        Ok(reply) => match reply {
+            serde_json::Value::Null => Some(0),
+            serde_json::Value::String(s) => s.parse().ok(),
+            other => other.as_u64(),
+        },
+        Err(e) => {
+            worker::console_warn!("failed-auth counter unavailable: {e}");
+            None
+        }
+    }
+}
+
+/// Adds a failure to the address's counter for this minute; its new value, or None if Redis did
+/// not answer.
+async fn count_failure(cfg: &Config, counter: &str) -> Option<u64> {
     let ttl = key_flood::COUNTER_TTL_SECS.to_string();
     let cmds = [
         vec!["INCR".to_string(), counter.to_string()],

@@ -1,5 +1,6 @@
 //! `GET /health`: the proxy, Redis (Upstash PING) and Supabase (one-row select), each with its
-//! latency; 200 when all are up, 503 naming what is down.
+//! latency; 200 when all are up, 503 naming what is down. The proxy's entry says what the
+//! isolate that answered holds in memory (its caches are bounded; the soak checks it).
 
 use super::config::Config;
 use super::responses::json_response;
@@ -53,7 +54,7 @@ pub async fn handle(cfg: &Config) -> Result<Response> {
         "status": if down.is_empty() { "ok" } else { "degraded" },
         "down": down,
         "checks": {
-            "proxy": {"status": "up", "version": env!("CARGO_PKG_VERSION")},
+            "proxy": {"status": "up", "version": env!("CARGO_PKG_VERSION"), "isolate": super::isolate::memory()},
             "redis": redis,
             "supabase": supabase,
         }

@@ -21,10 +21,43 @@ const L1_BYTES: usize = 16 * 1024 * 1024;
 /// Budgets and states kept at most (a flood of keys cannot grow them without bound).
 const MAX_TRACKED: usize = 10_000;
 
-/// An entry kept in memory, with its answer already serialised for a JSON response.
+/// An entry about to be served, with its answer already serialised for a JSON response.
 pub struct Remembered {
     pub entry: CacheEntry,
     pub json: Rc<Vec<u8>>,
+}
+
+impl Remembered {
+    pub fn new(entry: CacheEntry) -> Remembered {
+        let json = Rc::new(entry.answer.to_string().into_bytes());
+        Remembered { entry, json }
+    }
+
+    /// For the L1: the answer kept once, as its bytes (a parsed JSON value takes several times
+    /// the memory, and the L1's bound counts bytes).
+    fn compact(entry: CacheEntry) -> Remembered {
+        let json = Rc::new(entry.answer.to_string().into_bytes());
+        let entry = CacheEntry {
+            answer: serde_json::Value::Null,
+            ..entry
+        };
+        Remembered { entry, json }
+    }
+
+    /// The answer as a JSON value (parsed again from its bytes if it was kept compact).
+    pub fn answer(&self) -> std::borrow::Cow<'_, serde_json::Value> {
+        if self.entry.answer.is_null() {
+            std::borrow::Cow::Owned(serde_json::from_slice(&self.json).unwrap_or_default())
+        } else {
+            std::borrow::Cow::Borrowed(&self.entry.answer)
+        }
+    }
+
+    /// Bytes it takes in memory, near enough for the L1's bound.
+    fn size(&self) -> usize {
+        const OVERHEAD: usize = 256;
+        self.json.len() + self.entry.provider.len() + self.entry.model.len() + OVERHEAD
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -108,6 +141,23 @@ pub fn end_sync(name: &str) {
     SYNCING.with(|s| s.borrow_mut().remove(name));
 }
 
+/// What this isolate holds, for `/health`: its WebAssembly memory (which only grows), and the L1's
+/// entries and bytes, against their bounds.
+pub fn memory() -> serde_json::Value {
+    let wasm_bytes = core::arch::wasm32::memory_size::<0>() * 65_536;
+    let (entries, bytes) = L1_CACHE.with(|c| {
+        let c = c.borrow();
+        (c.len(), c.bytes())
+    });
+    serde_json::json!({
+        "wasm_memory_mib": wasm_bytes as f64 / 1_048_576.0,
+        "l1_entries": entries,
+        "l1_mib": bytes as f64 / 1_048_576.0,
+        "l1_limit_mib": L1_BYTES / 1_048_576,
+        "budgets": BUDGETS.with(|b| b.borrow().len()),
+    })
+}
+
 /// The entry under `key`, if it is fresh and of `stamp`.
 pub fn recall(key: &str, now_ms: u64, stamp: Stamp) -> Option<Rc<Remembered>> {
     L1_CACHE.with(|c| c.borrow_mut().get(key, now_ms, stamp).cloned())
@@ -115,9 +165,8 @@ pub fn recall(key: &str, now_ms: u64, stamp: Stamp) -> Option<Rc<Remembered>> {
 
 /// Keeps an entry for `ttl_ms` under `stamp`.
 pub fn remember(key: String, entry: CacheEntry, ttl_ms: u64, now_ms: u64, stamp: Stamp) {
-    let json = Rc::new(entry.answer.to_string().into_bytes());
-    let size = json.len();
-    let value = Rc::new(Remembered { entry, json });
+    let value = Rc::new(Remembered::compact(entry));
+    let size = value.size();
     L1_CACHE.with(|c| {
         c.borrow_mut()
             .insert(key, value, size, now_ms.saturating_add(ttl_ms), stamp);

@@ -15,6 +15,21 @@ pub enum SupabaseError {
     BadReply(String),
 }
 
+impl SupabaseError {
+    /// Whether the write certainly did not happen, so sending it again cannot duplicate it: the
+    /// connection failed, or the gateway or PostgREST answered 5xx or 429 (a timeout may have
+    /// been written after all).
+    pub fn nothing_written(&self) -> bool {
+        match self {
+            SupabaseError::Http(HttpError::Network { .. }) => true,
+            SupabaseError::Http(HttpError::Status { status, .. }) => {
+                *status >= 500 || *status == 429
+            }
+            _ => false,
+        }
+    }
+}
+
 pub struct Supabase<'a> {
     pub url: &'a str,
     pub service_key: &'a str,

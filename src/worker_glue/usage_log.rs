@@ -2,7 +2,9 @@
 //! written through Supabase REST off the hot path: records are buffered in the isolate as they
 //! are, and a flush that runs inside `ctx.wait_until` once per `FLUSH_DELAY_MS` window prints their
 //! log events and inserts their rows in bulk. The runtime keeps the isolate alive until the rows
-//! are written, and no response waits for logging, not even for serialising it.
+//! are written, and no response waits for logging, not even for serialising it. A batch Supabase
+//! certainly did not take (it restarts, it is unreachable) is sent again for a few seconds; one
+//! that may have been written (a timeout) is not, so rows are never duplicated.
 
 use super::config::Config;
 use super::telemetry;
@@ -17,6 +19,9 @@ use worker_util::now_ms;
 const FLUSH_DELAY_MS: u64 = 1000;
 /// Rows per bulk insert at most.
 const MAX_BATCH: usize = 500;
+/// Pauses before sending a batch again when Supabase did not take it (restarting, unreachable):
+/// 7.75 s in all, inside the time the runtime gives `wait_until` work.
+const RETRY_PAUSES_MS: [u64; 5] = [250, 500, 1000, 2000, 4000];
 
 thread_local! {
     /// Records waiting for the flush, with when they were recorded.
@@ -60,18 +65,31 @@ async fn flush(cfg: &Config) {
             rows.push(record.to_row());
         }
     }
-    let supabase = cfg.supabase();
     for batch in rows.chunks(MAX_BATCH) {
-        if let Err(e) = supabase
-            .insert(
-                "usage_logs",
-                &Value::Array(batch.to_vec()),
-                cfg.supabase_timeout_ms * 2,
-            )
-            .await
-        {
-            worker::console_error!("usage log insert of {} rows failed: {e}", batch.len());
-        }
+        insert(cfg, &Value::Array(batch.to_vec()), batch.len()).await;
     }
     telemetry::flush_datadog(cfg).await;
+}
+
+/// Inserts one batch, sending it again while Supabase certainly did not take it.
+async fn insert(cfg: &Config, batch: &Value, rows: usize) {
+    let supabase = cfg.supabase();
+    let mut pauses = RETRY_PAUSES_MS.iter();
+    loop {
+        let Err(e) = supabase
+            .insert("usage_logs", batch, cfg.supabase_timeout_ms * 2)
+            .await
+        else {
+            return;
+        };
+        match pauses.next().filter(|_| e.nothing_written()) {
+            Some(ms) => {
+                worker::console_warn!(
+                    "usage log insert of {rows} rows failed ({e}); again in {ms} ms"
+                );
+                Delay::from(Duration::from_millis(*ms)).await;
+            }
+            None => return worker::console_error!("usage log insert of {rows} rows failed: {e}"),
+        }
+    }
 }

@@ -41,9 +41,8 @@ pub async fn collapse(ex: &mut Exchange, a: &Admitted, found: &Found) -> Option<
     let wait_ms = ex.cfg.upstream_timeout(a.route.provider);
     let fresh = |e: &CacheEntry| a.controls.serves_fresh(e, now_ms());
     let entry = wait_for_leader(&ex.cfg.redis(), &poll, wait_ms, fresh).await?;
-    let json = Rc::new(entry.answer.to_string().into_bytes());
     Some(Hit {
-        entry: Rc::new(Remembered { entry, json }),
+        entry: Rc::new(Remembered::new(entry)),
         status: CacheStatus::Hit,
         similarity: None,
         detail: CacheDetail::Collapsed,

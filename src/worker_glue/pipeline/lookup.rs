@@ -332,9 +332,8 @@ fn stale_hit(
     similarity: Option<f64>,
 ) -> Option<Hit> {
     a.controls.stale_if_error_secs?;
-    let json = Rc::new(entry.answer.to_string().into_bytes());
     Some(Hit {
-        entry: Rc::new(Remembered { entry, json }),
+        entry: Rc::new(Remembered::new(entry)),
         status,
         similarity,
         detail: CacheDetail::Stale,
@@ -465,9 +464,8 @@ async fn semantic_hit(
     if !a.controls.serves_fresh(&entry, ex.start_ms) {
         return stale_hit(a, entry, CacheStatus::HitSemantic, Some(similarity as f64));
     }
-    let json = Rc::new(entry.answer.to_string().into_bytes());
     Some(Hit {
-        entry: Rc::new(Remembered { entry, json }),
+        entry: Rc::new(Remembered::new(entry)),
         status: CacheStatus::HitSemantic,
         similarity: Some(similarity as f64),
         detail: CacheDetail::Served,

@@ -44,7 +44,7 @@ pub fn from_cache(ex: &mut Exchange, req: &ProxyRequest, hit: Hit) -> Result<Res
     ));
     ex.log.served(entry, hit.status, hit.similarity);
     if req.stream {
-        let body = sse::replay(&entry.answer, req.include_usage)
+        let body = sse::replay(&remembered.answer(), req.include_usage)
             .concat()
             .into_bytes();
         built(bytes_response(
