@@ -27,6 +27,7 @@ pub mod request;
 pub mod secrets;
 pub mod semantic;
 pub mod sse;
+pub mod stream_watch;
 pub mod usage;
 pub mod watchllm_headers;
 

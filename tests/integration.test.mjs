@@ -1,7 +1,7 @@
 // Integration tests over HTTP against the Worker in workerd (wrangler dev), with real Redis behind
 // the Upstash REST adapter, real PostgreSQL behind postrust and the Supabase-style gateway, and a
 // fake LLM provider speaking OpenAI's and Anthropic's wire formats, and local Datadog/Sentry
-// intakes. One stack for the whole run; fault tests last.
+// intakes. One stack for the whole run; fault tests and the chaos soak last.
 import { after } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,3 +44,4 @@ await import('./integration/billing.cases.mjs');
 await import('./integration/docs.cases.mjs');
 await import('./integration/accessibility.cases.mjs');
 await import('./integration/faults.cases.mjs');
+await import('./integration/soak.cases.mjs');

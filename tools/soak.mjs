@@ -255,7 +255,7 @@ export async function runSoak(stack, { worker, seconds = 90, clients = 32, seed 
       if (id) authenticated.set(id, { kind, status: r.status, at: Math.round(at) });
       return;
     }
-    if (id) authenticated.set(id, { kind, status: r.status, at: Math.round(at) });
+    if (id) authenticated.set(id, { kind, status: r.status, at: Math.round(at), cache, ...(cancel ? { cancelled: true } : {}) });
     const cacheWorks = r.headers.get('x-watchllm-cache-detail') !== 'unavailable';
     if (kind === 'stream') {
       // Valid SSE: every event a chat.completion.chunk or [DONE]; the text names the question.

@@ -300,9 +300,16 @@ export async function startWorkerd(stack, { port, vars = {} }) {
     port,
     bindings: { ...bindings, ...vars },
     // The Worker prints one logEvent line per request (Workers Logs in production); drained here.
+    // WORKERD_LOG=<file> keeps them (and workerd's own warnings) for a look.
     handleRuntimeStdio: (stdout, stderr) => {
-      stdout.resume();
-      stderr.resume();
+      if (process.env.WORKERD_LOG) {
+        const out = fs.createWriteStream(process.env.WORKERD_LOG);
+        stdout.pipe(out);
+        stderr.pipe(out);
+      } else {
+        stdout.resume();
+        stderr.resume();
+      }
     },
   });
   const url = String(await mf.ready).replace(/\/$/, '');

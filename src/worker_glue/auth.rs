@@ -170,7 +170,6 @@ fn unknown_key(key: &PresentedKey) -> ApiError {
 /// Validates a presented key; the record's project scopes everything the request touches.
 pub async fn authenticate(
     cfg: &Config,
-    ctx: &worker::Context,
     client: &Client,
     key: &PresentedKey,
     now_ms: u64,

@@ -59,7 +59,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
             &ApiError::method_not_allowed(method.as_ref(), &path, "GET"),
             &[],
         ),
-        (Method::Delete, "/v1/cache") => purge::handle(req, &cfg, ctx, start_ms).await,
+        (Method::Delete, "/v1/cache") => purge::handle(req, &cfg, start_ms).await,
         (_, "/v1/cache") => error_response(
             &ApiError::method_not_allowed(method.as_ref(), &path, "DELETE"),
             &[],
@@ -68,12 +68,12 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
             let key =
                 crate::api_key::from_authorization(req.headers().get("authorization")?.as_deref());
             match key {
-                Ok(k) => match auth::authenticate(&cfg, ctx, &auth::Client::of(&req), &k, start_ms)
-                    .await
-                {
-                    Ok(_) => json_response(200, &models_list(), &[]),
-                    Err(e) => error_response(&e, &[]),
-                },
+                Ok(k) => {
+                    match auth::authenticate(&cfg, &auth::Client::of(&req), &k, start_ms).await {
+                        Ok(_) => json_response(200, &models_list(), &[]),
+                        Err(e) => error_response(&e, &[]),
+                    }
+                }
                 Err(e) => error_response(&e, &[]),
             }
         }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::request::{self, Endpoint};
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::{Context, Delay, Request, Response, Result};
+use worker::{Delay, Request, Response, Result};
 
 const PURGE_SCRIPT: &str = include_str!("../purge.lua");
 /// Beyond `CONFIRMED_MS`: clocks of isolates on different machines differ a little.
@@ -36,13 +36,8 @@ fn endpoint_of(body: &Value) -> Option<Endpoint> {
     .map(|(_, endpoint)| endpoint)
 }
 
-pub async fn handle(
-    mut req: Request,
-    cfg: &Config,
-    ctx: &Context,
-    start_ms: u64,
-) -> Result<Response> {
-    match purge(&mut req, cfg, ctx, start_ms).await {
+pub async fn handle(mut req: Request, cfg: &Config, start_ms: u64) -> Result<Response> {
+    match purge(&mut req, cfg, start_ms).await {
         Ok(body) => json_response(200, &body, &[]),
         Err(e) => error_response(&e, &[]),
     }
@@ -51,13 +46,12 @@ pub async fn handle(
 async fn purge(
     req: &mut Request,
     cfg: &Config,
-    ctx: &Context,
     start_ms: u64,
 ) -> std::result::Result<Value, ApiError> {
     let authorization = req.headers().get("authorization").ok().flatten();
     let presented = api_key::from_authorization(authorization.as_deref())?;
     let client = auth::Client::of(req);
-    let record = auth::authenticate(cfg, ctx, &client, &presented, start_ms).await?;
+    let record = auth::authenticate(cfg, &client, &presented, start_ms).await?;
     let bytes = req.bytes().await.unwrap_or_default();
     let one = if bytes.iter().all(u8::is_ascii_whitespace) {
         None

@@ -5,12 +5,19 @@
 //! are written, and no response waits for logging, not even for serialising it. A batch Supabase
 //! certainly did not take (it restarts, it is unreachable) is sent again for a few seconds; one
 //! that may have been written (a timeout) is not, so rows are never duplicated.
+//!
+//! A streamed response's row is written by its own task when the stream ends, but the runtime
+//! may end a request's `wait_until` work when its client hangs up midway. So an open stream's
+//! record is also kept here, as cut short (499): once its body has been gone (dropped, or
+//! abandoned: `stream_watch`) for a while and its task has not taken it back, the next flush of
+//! any request writes it.
 
 use super::config::Config;
 use super::telemetry;
 pub use crate::usage::UsageRecord;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
+use std::rc::Weak;
 use std::time::Duration;
 use worker::{Context, Delay};
 use worker_util::now_ms;
@@ -27,6 +34,75 @@ thread_local! {
     /// Records waiting for the flush, with when they were recorded.
     static PENDING: RefCell<Vec<(UsageRecord, u64)>> = const { RefCell::new(Vec::new()) };
     static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    /// Records of streams still open (see above).
+    static OPEN_STREAMS: RefCell<Vec<OpenStream>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How long a stream's body must have been gone before a flush writes its record for it (its own
+/// task, if it still runs, looks every 100 ms).
+const GONE_FOR_MS: u64 = 2_000;
+
+/// A streamed response's body, as the flush sees it.
+pub trait OpenBody {
+    /// Whether its client has stopped reading it (`stream_watch`).
+    fn abandoned(&self, now_ms: u64) -> bool;
+}
+
+struct OpenStream {
+    /// As written if the stream's own task never does: cut short.
+    record: UsageRecord,
+    /// Dead once the client's body (which holds the `Rc`) is dropped.
+    body: Weak<dyn OpenBody>,
+    /// When a flush first saw the body gone.
+    gone_since_ms: Option<u64>,
+}
+
+/// Keeps a streamed response's record (as cut short) until its task takes it back.
+pub fn stream_opened(record: &UsageRecord, body: Weak<dyn OpenBody>) {
+    let mut record = record.clone();
+    record.status_code = 499;
+    record.error_code = Some("stream_aborted".into());
+    OPEN_STREAMS.with(|o| {
+        o.borrow_mut().push(OpenStream {
+            record,
+            body,
+            gone_since_ms: None,
+        });
+    });
+}
+
+/// Takes a stream's record back for its own task to write; false if a flush already wrote it.
+pub fn stream_closed(request_id: &str) -> bool {
+    OPEN_STREAMS.with(|o| {
+        let mut open = o.borrow_mut();
+        let before = open.len();
+        open.retain(|s| s.record.request_id != request_id);
+        open.len() < before
+    })
+}
+
+/// Moves the records of streams whose body has been gone for `GONE_FOR_MS` to the pending
+/// rows.
+fn sweep_abandoned_streams(now: u64) {
+    let abandoned: Vec<UsageRecord> = OPEN_STREAMS.with(|o| {
+        let mut open = o.borrow_mut();
+        let mut out = Vec::new();
+        open.retain_mut(|s| {
+            if s.body.upgrade().is_some_and(|b| !b.abandoned(now)) {
+                return true;
+            }
+            let since = *s.gone_since_ms.get_or_insert(now);
+            if now.saturating_sub(since) < GONE_FOR_MS {
+                return true;
+            }
+            out.push(s.record.clone());
+            false
+        });
+        out
+    });
+    for record in &abandoned {
+        queue(record);
+    }
 }
 
 fn queue(record: &UsageRecord) {
@@ -57,6 +133,7 @@ pub async fn write_now(cfg: &Config, record: &UsageRecord) {
 /// those with a project (unauthenticated requests have nothing to bill) in bulk inserts; failures
 /// are logged, never surfaced to clients.
 async fn flush(cfg: &Config) {
+    sweep_abandoned_streams(now_ms());
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     let mut rows = Vec::with_capacity(pending.len());
     for (record, at_ms) in &pending {

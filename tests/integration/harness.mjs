@@ -28,8 +28,8 @@ export async function newProject({ plan = 'pro', name = unique('project'), kind 
 
 export const addProviderKey = (projectId, provider, plaintext) => setProviderKey(h.admin, projectId, provider, plaintext, h.stack.encryptionKey);
 
-/** Raw HTTP to the Worker: returns status, headers, body text and parsed JSON (if any). */
-export async function call(path, { method = 'POST', key, body, headers = {}, rawBody } = {}) {
+/** Raw HTTP to the Worker (or another instance at `base`): status, headers, body text and JSON. */
+export async function call(path, { method = 'POST', key, body, headers = {}, rawBody, base = h.stack.workerUrl } = {}) {
   const init = { method, headers: { ...headers } };
   if (key) init.headers.authorization = `Bearer ${key}`;
   if (rawBody !== undefined) init.body = rawBody;
@@ -39,12 +39,12 @@ export async function call(path, { method = 'POST', key, body, headers = {}, raw
   }
   let r;
   try {
-    r = await fetch(`${h.stack.workerUrl}${path}`, init);
+    r = await fetch(`${base}${path}`, init);
   } catch (e) {
     // A keep-alive socket the server closed while idle (e.g. during a long seeding step) fails
     // before any response: send again once on a fresh connection, as HTTP clients do.
     if (e.cause?.code !== 'UND_ERR_SOCKET') throw e;
-    r = await fetch(`${h.stack.workerUrl}${path}`, init);
+    r = await fetch(`${base}${path}`, init);
   }
   const text = await r.text();
   let json;

@@ -1,8 +1,9 @@
 // Resilience: one retry on connect errors and on 5xx where a retry is safe, and concurrent
 // identical misses collapsed into one upstream call.
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { startWorkerd, TEST_PORTS } from '../../tools/stack.mjs';
 import assert from 'node:assert/strict';
-import { call, chat, eventually, newProject, sql, unique, upstreamRequests } from './harness.mjs';
+import { call, chat, eventually, h, newProject, sql, unique, upstreamRequests } from './harness.mjs';
 
 describe('retries', () => {
   let key;
@@ -76,5 +77,52 @@ describe('concurrent identical misses', () => {
     assert.equal(ra.headers.get('x-watchllm-cache'), 'MISS');
     assert.equal(rb.headers.get('x-watchllm-cache'), 'MISS');
     assert.equal((await upstreamRequests(content)).length, 2);
+  });
+});
+
+describe('clients that hang up', () => {
+  // Plain workerd, as in production: wrangler dev's proxy in front of it hides a client's hang-up.
+  let worker;
+  after(async () => worker?.dispose());
+
+  test('streamed misses cancelled midway: each logged (499 if cut short), and the isolate keeps its memory', async () => {
+    worker = await startWorkerd(h.stack, { port: TEST_PORTS.worker + 4 });
+    const { key } = await newProject();
+    const health = async () => (await (await fetch(`${worker.url}/health`)).json()).checks.proxy.isolate;
+    const chat = (key, content) => call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] }, base: worker.url });
+    const hot = unique('kept in memory');
+    await chat(key, hot);
+    await eventually(async () => (await chat(key, hot)).headers.get('x-watchllm-cache') === 'HIT', { what: 'stored' });
+    const before = await health();
+    const ids = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const controller = new AbortController();
+        const r = await fetch(`${worker.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'openai/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: unique(`hung up on ${i}`) }] }),
+          signal: controller.signal,
+        });
+        assert.equal(r.status, 200);
+        const reader = r.body.getReader();
+        let seen = '';
+        while (!seen.includes('"delta"')) seen += new TextDecoder().decode((await reader.read()).value);
+        controller.abort();
+        await reader.cancel().catch(() => {});
+        return r.headers.get('x-watchllm-request-id');
+      }),
+    );
+    // Before the fix, a cancelled body dropped the upstream read outside the request's context:
+    // workerd refused that I/O, wasm-bindgen aborted the instance, and the rows were lost with it.
+    const list = ids.map((id) => `'${id}'`).join(',');
+    // The runtime may end a hung-up request's background work before it writes the row: the
+    // next flush of any request (traffic goes on) writes it as cut short.
+    const logged = () => Number(sql(`select count(*) from usage_logs where request_id in (${list})`));
+    await eventually(async () => (await chat(key, hot)).status === 200 && logged() === ids.length, { timeoutMs: 20000, what: `usage rows of the cancelled streams (${logged()} of ${ids.length})` });
+    // (A stream the upstream finished before the hang-up was noticed is logged as answered.)
+    const outcomes = sql(`select distinct status_code || ' ' || coalesce(error_code, '') from usage_logs where request_id in (${list})`).split('\n');
+    assert.ok(outcomes.includes('499 stream_aborted') && outcomes.every((o) => ['499 stream_aborted', '200'].includes(o.trim())), JSON.stringify(outcomes));
+    const after = await health();
+    assert.ok(after.l1_entries >= before.l1_entries, `L1 kept its entries (${before.l1_entries} before, ${after.l1_entries} after)`);
   });
 });

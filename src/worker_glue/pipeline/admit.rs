@@ -13,7 +13,7 @@ use crate::providers::Dialect;
 use crate::request::{self, Endpoint, ProxyRequest};
 use crate::semantic::Embedder;
 use crate::worker_glue::auth::{self, KeyRecord};
-use worker::{Context, Request};
+use worker::Request;
 
 /// An admitted request.
 pub struct Admitted {
@@ -40,13 +40,12 @@ fn header(req: &Request, name: &str) -> Option<String> {
 
 pub async fn admit(
     ex: &mut Exchange,
-    ctx: &Context,
     mut req: Request,
     endpoint: Endpoint,
 ) -> Result<Admitted, ApiError> {
     let presented = api_key::from_authorization(header(&req, "authorization").as_deref())?;
     let client = auth::Client::of(&req);
-    let record = auth::authenticate(&ex.cfg, ctx, &client, &presented, ex.start_ms).await?;
+    let record = auth::authenticate(&ex.cfg, &client, &presented, ex.start_ms).await?;
     ex.log.project_id = record.project_id.clone();
     ex.log.api_key_id = record.key_id.clone();
     ex.log.key_kind = record.key_kind.clone();

@@ -154,7 +154,7 @@ async fn run(
     req: Request,
     endpoint: Endpoint,
 ) -> std::result::Result<Outcome, ApiError> {
-    let admitted = admit::admit(ex, ctx, req, endpoint).await?;
+    let admitted = admit::admit(ex, req, endpoint).await?;
     let found = lookup::lookup(ex, ctx, &admitted).await?;
     if let Some(hit) = found.hit {
         return respond::from_cache(ex, &admitted.request, hit).map(Outcome::Respond);
@@ -237,12 +237,15 @@ impl Finisher {
         usage_log::enqueue(&self.cfg, ctx, &self.log);
     }
 
-    /// Settles now, for code already running in `wait_until` (a stream's end).
-    async fn finish_now(mut self) {
+    /// Settles now, for a stream's end (running in `wait_until`): its record is written unless
+    /// a flush already wrote it as cut short (`usage_log::stream_opened`).
+    async fn finish_stream(mut self) {
         if let Some(lock) = self.lock.take() {
             let _ = self.cfg.redis().command(&["DEL", &lock]).await;
         }
-        usage_log::write_now(&self.cfg, &self.log).await;
+        if usage_log::stream_closed(&self.log.request_id) {
+            usage_log::write_now(&self.cfg, &self.log).await;
+        }
     }
 
     /// Leaves the lock to the store, which releases it once the entry is written.
