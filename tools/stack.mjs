@@ -70,7 +70,7 @@ class Proc {
 
 const httpOk = (url, init) => fetch(url, init).then((r) => r.status < 500 || r.status === 503);
 
-export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, dashboard = false, workerVars = {}, quiet = false } = {}) {
+export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, dashboard = false, workerVars = {}, dashboardVars = {}, quiet = false } = {}) {
   const say = (m) => quiet || console.log(`[stack] ${m}`);
   logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
   fs.mkdirSync(logDir, { recursive: true });
@@ -211,6 +211,9 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
         RESEND_API_KEY: stack.telemetry.resendKey,
         RESEND_API_BASE: stack.telemetry.url,
         EMAIL_FROM: 'WatchLLM <notifications@watchllm.dev>',
+        // Sentry (the capture server) as for the proxy; the tests add analytics and test routes.
+        ...(telemetryCapture ? { ENVIRONMENT: telemetryVars.ENVIRONMENT, SENTRY_DSN: telemetryVars.SENTRY_DSN } : {}),
+        ...dashboardVars,
       };
       // --test-scheduled exposes /__scheduled, which runs the cron handler (usage alerts) on demand.
       await wranglerDev({ name: 'wrangler-dashboard', cwd: path.join(ROOT, 'dashboard'), port: ports.dashboard, vars, logDir, procs, extraArgs: ['--test-scheduled'] });

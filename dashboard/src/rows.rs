@@ -140,6 +140,53 @@ pub struct PlanUsageRow {
     pub percent_used: f64,
 }
 
+/// One `request_log` row: a request as the request log and its CSV show it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RequestRow {
+    pub id: i64,
+    pub created_at: String,
+    #[serde(default)]
+    pub request_id: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub provider: String,
+    pub cache_status: String,
+    #[serde(default)]
+    pub similarity: Option<f64>,
+    #[serde(default, deserialize_with = "count")]
+    pub latency_ms: u64,
+    #[serde(default, deserialize_with = "count")]
+    pub prompt_tokens: u64,
+    #[serde(default, deserialize_with = "count")]
+    pub completion_tokens: u64,
+    #[serde(default, deserialize_with = "flexible")]
+    pub cost_usd: f64,
+    #[serde(default, deserialize_with = "flexible")]
+    pub cost_saved_usd: f64,
+    #[serde(deserialize_with = "count")]
+    pub status_code: u64,
+    #[serde(default)]
+    pub error_code: Option<String>,
+}
+
+/// One `latency_daily` row: a day and cache outcome's p50 and p95.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LatencyRow {
+    pub day: String,
+    pub cache_status: String,
+    #[serde(deserialize_with = "count")]
+    pub requests: u64,
+    #[serde(deserialize_with = "flexible")]
+    pub p50_ms: f64,
+    #[serde(deserialize_with = "flexible")]
+    pub p95_ms: f64,
+}
+
 /// A plan (`plans`): its limits and price, as the docs show them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PlanRow {
