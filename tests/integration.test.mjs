@@ -35,6 +35,7 @@ await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');
 await import('./integration/telemetry.cases.mjs');
 await import('./integration/reports.cases.mjs');
+await import('./integration/rollups.cases.mjs');
 await import('./integration/dashboard.cases.mjs');
 await import('./integration/billing.cases.mjs');
 await import('./integration/insights.cases.mjs');

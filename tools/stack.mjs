@@ -239,14 +239,18 @@ async function wranglerDev({ name, cwd, port, vars, logDir, procs, extraArgs = [
   await waitFor(name, () => httpOk(`http://127.0.0.1:${port}/health`), 300000);
 }
 
-/** Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does). */
-export function applyMigrations(psql) {
+/**
+ * Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does);
+ * with `before`, only the migrations whose version sorts before it (migration tests).
+ */
+export function applyMigrations(psql, { before } = {}) {
   psql(fs.readFileSync(path.join(ROOT, 'supabase/local/roles.sql'), 'utf8'));
   psql(fs.readFileSync(path.join(ROOT, 'supabase/local/auth.sql'), 'utf8'));
   psql('create schema if not exists supabase_migrations; create table if not exists supabase_migrations.schema_migrations (version text primary key, applied_at timestamptz default now())');
   const dir = path.join(ROOT, 'supabase/migrations');
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
     const version = file.split('_')[0];
+    if (before && version >= before) break;
     if (psql(`select 1 from supabase_migrations.schema_migrations where version = '${version}'`) === '1') continue;
     psql(`begin; ${fs.readFileSync(path.join(dir, file), 'utf8')}; insert into supabase_migrations.schema_migrations (version) values ('${version}'); commit;`);
   }

@@ -101,7 +101,8 @@ impl ProviderKeyRow {
     }
 }
 
-/// One `usage_daily` row: a day and model's totals.
+/// One `usage_daily`, `usage_by_day` or `usage_by_model` row: a day and model's totals (model `*`:
+/// all models; `usage_by_model` gives the range's first day).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct UsageDailyRow {
     pub day: String,
@@ -187,6 +188,18 @@ pub struct LatencyRow {
     pub p95_ms: f64,
 }
 
+/// What `usage_upkeep` did: partitions created ahead and dropped past retention, and how many
+/// latency rollups of ended days got their percentiles.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct UsageUpkeep {
+    #[serde(default)]
+    pub created: Vec<String>,
+    #[serde(default)]
+    pub dropped: Vec<String>,
+    #[serde(default, deserialize_with = "count")]
+    pub closed: u64,
+}
+
 /// A plan (`plans`): its limits and price, as the docs show them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PlanRow {
@@ -197,6 +210,9 @@ pub struct PlanRow {
     pub monthly_requests: u64,
     #[serde(deserialize_with = "flexible")]
     pub price_usd_month: f64,
+    /// How long the request log keeps a request (days).
+    #[serde(deserialize_with = "count")]
+    pub retention_days: u64,
 }
 
 /// One `usage_alerts_due` row: an owner to tell about a threshold crossed this month.

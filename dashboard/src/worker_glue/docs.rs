@@ -13,7 +13,8 @@ use worker::Response;
 pub async fn page(cfg: &Config, slug: &str, chrome: &Chrome) -> Result<Response, DashError> {
     let page = docs::find(slug).ok_or(DashError::NotFound)?;
     let plans: Vec<PlanRow> = if page.needs_plans() {
-        let path = "plans?select=name,requests_per_minute,monthly_requests,price_usd_month";
+        let path =
+            "plans?select=name,requests_per_minute,monthly_requests,price_usd_month,retention_days";
         supabase::select(cfg, path).await?
     } else {
         Vec::new()

@@ -16,6 +16,7 @@ mod respond;
 mod session;
 mod supabase;
 mod telemetry;
+mod upkeep;
 
 use crate::error::DashError;
 use crate::forms::{is_uuid, Fields};
@@ -52,13 +53,22 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
 }
 
-/// Cron: usage alerts.
+/// Cron: usage alerts, then the usage tables' upkeep.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cfg = Config::from_env(&env);
     match alerts::send_usage_alerts(&cfg).await {
         Ok(n) => worker::console_log!("usage alerts sent: {n}"),
         Err(e) => worker::console_error!("usage alerts failed: {e}"),
+    }
+    match upkeep::run(&cfg).await {
+        Ok(u) => worker::console_log!(
+            "usage upkeep: partitions created {:?}, dropped {:?}; {} day rollups closed",
+            u.created,
+            u.dropped,
+            u.closed
+        ),
+        Err(e) => worker::console_error!("usage upkeep failed: {e}"),
     }
 }
 

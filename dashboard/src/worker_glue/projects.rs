@@ -190,23 +190,19 @@ async fn usage_view(
 ) -> Result<UsageView, DashError> {
     let (cfg, pid) = (ctx.cfg, ctx.id());
     let w = range.window(now_ms());
-    let days = json!({"p_project": pid, "p_from": w.first_day.to_string(), "p_to": w.last_day.to_string()});
-    let usage: Vec<UsageDailyRow> = supabase::rpc(cfg, "usage_daily", &days).await?;
-    let mut latency_args = days.clone();
-    latency_args["p_model"] = json!(model);
-    let latency: Vec<LatencyRow> = supabase::rpc(cfg, "latency_daily", &latency_args).await?;
+    let span = json!({"p_project": pid, "p_from": w.first_day.to_string(), "p_to": w.last_day.to_string()});
+    let mut narrowed = span.clone();
+    narrowed["p_model"] = json!(model);
+    let by_day: Vec<UsageDailyRow> = supabase::rpc(cfg, "usage_by_day", &narrowed).await?;
+    let by_model: Vec<UsageDailyRow> = supabase::rpc(cfg, "usage_by_model", &span).await?;
+    let latency: Vec<LatencyRow> = supabase::rpc(cfg, "latency_daily", &narrowed).await?;
     let plan: Vec<PlanUsageRow> =
         supabase::rpc(cfg, "plan_usage", &json!({"p_project": pid})).await?;
-    let charted: Vec<UsageDailyRow> = usage
-        .iter()
-        .filter(|r| model.as_deref().is_none_or(|m| r.model == m))
-        .cloned()
-        .collect();
     Ok(UsageView {
         path: ctx.path(),
         range,
-        days: charts::by_day(&charted, w.first_day, w.last_day),
-        models: charts::by_model(&usage),
+        days: charts::by_day(&by_day, w.first_day, w.last_day),
+        models: charts::by_model(&by_model),
         latency: charts::latency_by_day(&latency, w.first_day, w.last_day),
         model_filter: model,
         plan_usage: plan.into_iter().next().unwrap_or_default(),

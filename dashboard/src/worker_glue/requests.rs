@@ -75,10 +75,9 @@ pub async fn page(ctx: &ProjectCtx<'_>, params: &Params) -> Result<Response, Das
     };
     let w = query.range.window(now_ms());
     let days = json!({"p_project": ctx.id(), "p_from": w.first_day.to_string(), "p_to": w.last_day.to_string()});
-    let usage: Vec<UsageDailyRow> = supabase::rpc(ctx.cfg, "usage_daily", &days).await?;
-    let mut models: Vec<String> = usage.into_iter().map(|r| r.model).collect();
+    let used: Vec<UsageDailyRow> = supabase::rpc(ctx.cfg, "usage_by_model", &days).await?;
+    let mut models: Vec<String> = used.into_iter().map(|r| r.model).collect();
     models.sort();
-    models.dedup();
     let chrome = ctx.cfg.chrome(Some(&ctx.user.email));
     let page = RequestsPage {
         chrome: chrome.clone(),
