@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# `npm test`: sets up a fresh machine (scripts/setup.sh), runs the native unit tests (proxy and
-# dashboard), builds both Workers, then runs the integration suite against them in workerd with
-# real Redis and PostgreSQL, and the dashboard in headless Chromium (screenshots in
-# test-output/screenshots).
+# `npm test`: sets up a fresh machine (scripts/setup.sh), checks formatting and lints (clippy with
+# -D warnings, native and for wasm32, where the Worker glue is), runs the native unit and property
+# tests (proxy, dashboard, worker-util), builds both Workers as `wrangler deploy` would (a bundle
+# that would not deploy, or is over the size limit, fails), then runs the integration suite
+# against them in workerd with real Redis and PostgreSQL, and the dashboard in headless Chromium
+# (screenshots in test-output/screenshots).
 # Everything the suite starts is stopped when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-echo "== unit tests (native)"
+source scripts/toolchain-env.sh
+echo "== format and lints (native and wasm32)"
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+RUSTC="$WASM_RUSTC" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LINKER" \
+  cargo clippy --locked --workspace --release --target wasm32-unknown-unknown -- -D warnings
+echo "== unit and property tests (native)"
 cargo test --locked --workspace
 cargo build --locked --release --bin semantic-seed
-echo "== building the Workers (proxy, dashboard)"
-bash scripts/build-worker.sh >/dev/null
-bash scripts/build-dashboard.sh >/dev/null
+echo "== building the Workers as wrangler deploy would (proxy, dashboard)"
+bash scripts/deploy-check.sh
 echo "== integration tests (workerd + Redis + PostgreSQL)"
 node --test --test-reporter=spec tests/integration.test.mjs

@@ -1,7 +1,7 @@
 //! The cache entry stored in Redis: the complete answer plus what a hit needs to report
 //! (age, provider, tokens and cost it saves).
 
-use crate::models::Usage;
+use crate::models::{self, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -21,6 +21,36 @@ pub struct CacheEntry {
 }
 
 impl CacheEntry {
+    /// The entry for an upstream answer, with its usage and cost: OpenRouter's own `usage.cost`
+    /// when it reports one, else the price table's for the model the answer names (or the one
+    /// asked for, `upstream_model`).
+    pub fn for_answer(
+        provider: &str,
+        upstream_model: &str,
+        answer: Value,
+        now_ms: u64,
+    ) -> (CacheEntry, Usage, Option<f64>) {
+        let usage_json = answer.get("usage").cloned().unwrap_or(Value::Null);
+        let usage = Usage::from_json(&usage_json).unwrap_or_default();
+        let model = answer
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or(upstream_model)
+            .to_string();
+        let cost = models::answer_cost_usd(&model, &usage_json)
+            .or_else(|| models::answer_cost_usd(upstream_model, &usage_json));
+        let entry = CacheEntry {
+            stored_at_ms: now_ms,
+            provider: provider.to_string(),
+            model,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost_usd: cost.unwrap_or(0.0),
+            answer,
+        };
+        (entry, usage, cost)
+    }
+
     pub fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self.prompt_tokens,
@@ -32,6 +62,10 @@ impl CacheEntry {
         now_ms.saturating_sub(self.stored_at_ms) / 1000
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "a struct of strings, numbers and a JSON value always serialises"
+    )]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("entry serialises")
     }
@@ -85,6 +119,30 @@ mod tests {
         assert_eq!(back.age_secs(15_999), 5);
         assert_eq!(back.usage().total(), 10);
         assert!(CacheEntry::from_json("{not json").is_none());
+    }
+
+    #[test]
+    fn an_answer_becomes_an_entry_with_its_usage_and_cost() {
+        let answer = json!({"model": "gpt-4o-mini", "usage": {"prompt_tokens": 1000000, "completion_tokens": 0}});
+        let (e, usage, cost) =
+            CacheEntry::for_answer("openai", "gpt-4o-mini-2024", answer.clone(), 5);
+        assert_eq!(
+            (e.stored_at_ms, e.provider.as_str(), e.model.as_str()),
+            (5, "openai", "gpt-4o-mini")
+        );
+        assert_eq!(usage.prompt_tokens, 1_000_000);
+        assert_eq!(
+            cost,
+            Some(0.15),
+            "the price table's input price per million tokens"
+        );
+        assert_eq!(e.cost_usd, 0.15);
+        assert_eq!(e.answer, answer);
+        let (e, _, cost) = CacheEntry::for_answer("x", "unknown-model", json!({}), 0);
+        assert_eq!(
+            (e.model.as_str(), cost, e.cost_usd),
+            ("unknown-model", None, 0.0)
+        );
     }
 
     #[test]

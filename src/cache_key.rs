@@ -2,14 +2,14 @@
 //!
 //! The canonical form keeps every field that can change the answer and drops only fields known not
 //! to (streaming mode, end-user ids, metadata), so unknown new parameters can never cause a wrong hit.
-//! User messages enter the key in their normalised form (see `normalize`), so prompts that differ
-//! only trivially ("What's 5 times 3?", "what is 5 × 3?") share an entry.
+//! Messages enter the key exactly as sent: an exact hit is the same request, byte for byte in
+//! every string. Retypings ("What's 5 times 3?" / "what is 5 × 3?") are the semantic cache's
+//! business, where the guards decide what may differ.
 //! A streamed and a non-streamed request share one entry: the cache stores the assembled answer and
 //! replays it in either form. Object keys are sorted (serde_json's default map), so key order in the
 //! client's JSON does not matter.
 
-use crate::normalize::normalize_prompt;
-use crate::request::{Endpoint, ProxyRequest};
+use crate::request::ProxyRequest;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -24,8 +24,9 @@ const IGNORED_FIELDS: [&str; 7] = [
     "watchllm",
 ];
 
-/// Bumped whenever the canonical form or the stored entry format changes.
-pub const CACHE_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the canonical form or the stored entry format changes. Version 1 keys hashed
+/// normalised prompts; no version 1 entry may ever answer a version 2 request.
+pub const CACHE_FORMAT_VERSION: u32 = 2;
 
 /// The canonical JSON text of a request, used as the hash input.
 pub fn canonical_request(req: &ProxyRequest) -> String {
@@ -36,34 +37,8 @@ pub fn canonical_request(req: &ProxyRequest) -> String {
         }
         canonical.insert(k.clone(), v.clone());
     }
-    if req.endpoint == Endpoint::ChatCompletions {
-        if let Some(Value::Array(messages)) = canonical.get_mut("messages") {
-            messages.iter_mut().for_each(normalize_user_message);
-        }
-    }
     canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
-    serde_json::to_string(&Value::Object(canonical)).expect("a JSON value always serialises")
-}
-
-/// Replaces a user message's text with its normalised form (text parts of array content too).
-fn normalize_user_message(message: &mut Value) {
-    if message.get("role").and_then(Value::as_str) != Some("user") {
-        return;
-    }
-    match message.get_mut("content") {
-        Some(Value::String(s)) => *s = normalize_prompt(s),
-        Some(Value::Array(parts)) => {
-            for part in parts
-                .iter_mut()
-                .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
-            {
-                if let Some(Value::String(t)) = part.get_mut("text") {
-                    *t = normalize_prompt(t);
-                }
-            }
-        }
-        _ => {}
-    }
+    Value::Object(canonical).to_string()
 }
 
 /// Hex SHA-256 of arbitrary bytes.
@@ -91,7 +66,7 @@ pub fn exact_cache_key(project_id: &str, req: &ProxyRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::parse;
+    use crate::request::{parse, Endpoint};
 
     fn chat(body: &str) -> ProxyRequest {
         parse(Endpoint::ChatCompletions, body.as_bytes()).unwrap()
@@ -109,31 +84,23 @@ mod tests {
     }
 
     #[test]
-    fn trivially_different_user_prompts_share_a_key() {
-        let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"What's 5 times 3?"}]}"#);
-        let b = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 3?"}]}"#);
-        let c = chat(
-            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"  WHAT is 5 times 3?"}]}]}"#,
-        );
-        assert_eq!(exact_cache_key("p", &a), exact_cache_key("p", &b));
-        let d = chat(r#"{"model":"m","messages":[{"role":"user","content":"what is 5 × 4?"}]}"#);
-        assert_ne!(exact_cache_key("p", &a), exact_cache_key("p", &d));
-        let sys_a = chat(
-            r#"{"model":"m","messages":[{"role":"system","content":"Be Brief"},{"role":"user","content":"hi"}]}"#,
-        );
-        let sys_b = chat(
-            r#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#,
-        );
-        assert_ne!(
-            exact_cache_key("p", &sys_a),
-            exact_cache_key("p", &sys_b),
-            "system prompts are kept exactly"
-        );
-        assert_ne!(
-            exact_cache_key("p", &a),
-            exact_cache_key("p", &c),
-            "array content stays a different shape"
-        );
+    fn prompts_enter_the_key_as_sent() {
+        let key = |content: &str| {
+            exact_cache_key(
+                "p",
+                &chat(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": content}]}).to_string()),
+            )
+        };
+        for (a, b) in [
+            ("What's 5 times 3?", "what is 5 × 3?"),
+            ("Reverse the string 'AbC'", "reverse the string 'abc'"),
+            ("`Foo()` throws", "`foo()` throws"),
+            ("What does 'kindly' mean?", "What does mean?"),
+            ("Explain this", "Explain this "),
+        ] {
+            assert_ne!(key(a), key(b), "{a:?} / {b:?}");
+        }
+        assert_eq!(key("hi"), key("hi"));
     }
 
     #[test]
@@ -162,7 +129,7 @@ mod tests {
         let k1 = exact_cache_key("project-a", &a);
         let k2 = exact_cache_key("project-b", &a);
         assert_ne!(k1, k2);
-        assert!(k1.starts_with("wl:c1:project-a:chat:"));
+        assert!(k1.starts_with("wl:c2:project-a:chat:"));
         let e = parse(Endpoint::Embeddings, br#"{"model":"m","input":"hi"}"#).unwrap();
         assert!(exact_cache_key("p", &e).contains(":embeddings:"));
     }

@@ -96,7 +96,13 @@ pub struct StreamAssembler {
     choices: Vec<ChoiceAcc>,
     usage: Option<Value>,
     chunk_count: usize,
+    /// A choice or tool-call index past `MAX_INDEX` was seen: the answer is not assembled (and
+    /// so never cached), and no index can make the assembler allocate without bound.
+    overflowed: bool,
 }
+
+/// The largest choice or tool-call index assembled (OpenAI allows `n` up to 128).
+const MAX_INDEX: usize = 128;
 
 #[derive(Debug, Default, Clone)]
 struct ChoiceAcc {
@@ -140,6 +146,10 @@ impl StreamAssembler {
             .flatten()
         {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if index >= MAX_INDEX {
+                self.overflowed = true;
+                continue;
+            }
             if self.choices.len() <= index {
                 self.choices.resize(index + 1, ChoiceAcc::default());
             }
@@ -173,6 +183,10 @@ impl StreamAssembler {
                 .flatten()
             {
                 let i = tc.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                if i >= MAX_INDEX {
+                    self.overflowed = true;
+                    continue;
+                }
                 if acc.tool_calls.len() <= i {
                     acc.tool_calls.resize(i + 1, Map::new());
                 }
@@ -183,11 +197,13 @@ impl StreamAssembler {
                     }
                 }
                 if let Some(f) = tc.get("function") {
-                    let func = call
-                        .entry("function")
-                        .or_insert_with(|| json!({}))
-                        .as_object_mut()
-                        .expect("object");
+                    let slot = call.entry("function").or_insert_with(|| json!({}));
+                    if !slot.is_object() {
+                        *slot = json!({});
+                    }
+                    let Some(func) = slot.as_object_mut() else {
+                        continue;
+                    };
                     if let Some(name) = f.get("name").and_then(Value::as_str) {
                         append_str(func, "name", name);
                     }
@@ -216,7 +232,10 @@ impl StreamAssembler {
     /// some choice never finished (a cut-off stream must not be cached).
     pub fn finish(self) -> Option<Value> {
         let first = self.first?;
-        if self.choices.is_empty() || self.choices.iter().any(|c| c.finish_reason.is_null()) {
+        if self.overflowed
+            || self.choices.is_empty()
+            || self.choices.iter().any(|c| c.finish_reason.is_null())
+        {
             return None;
         }
         let is_text_completion =

@@ -3,8 +3,7 @@
 //! in V8 without workerd's frozen clocks. Run by `npm run eval` (tools/semantic-wasm-bench.mjs).
 
 use crate::semantic::{
-    band_signatures, decode_record, encode_record, similarity, text_query, SemanticQuery, BANDS,
-    MAX_BUCKET,
+    bucket_keys, decide, decode_record, encode_record, text_query, SemanticQuery, BANDS, MAX_BUCKET,
 };
 use std::sync::OnceLock;
 
@@ -34,26 +33,32 @@ pub extern "C" fn bench_alloc(len: usize) -> *mut u8 {
     ptr
 }
 
-/// Runs `iterations` lookups of the UTF-8 prompt at `ptr` against the full candidate set and
-/// returns the best similarity seen (so the work cannot be optimised away).
+/// Runs `iterations` lookups of the UTF-8 prompt at `ptr` against the first `candidates` stored
+/// records (one bucket: `MAX_BUCKET`; every band: `BANDS * MAX_BUCKET`) and returns how many
+/// decisions let a candidate through (so the work cannot be optimised away).
 ///
 /// # Safety
 /// `ptr` must point to `len` initialised bytes from `bench_alloc`.
 #[no_mangle]
-pub unsafe extern "C" fn bench_lookup(ptr: *const u8, len: usize, iterations: u32) -> f32 {
+pub unsafe extern "C" fn bench_lookup(
+    ptr: *const u8,
+    len: usize,
+    iterations: u32,
+    candidates: u32,
+) -> u32 {
     let text = std::str::from_utf8(std::slice::from_raw_parts(ptr, len)).unwrap_or("");
     let records = stored();
-    let mut best = 0f32;
+    let mut hits = 0;
     for _ in 0..iterations {
         let q = query(text);
-        let _ = band_signatures(&q.vector);
-        for (i, rec) in records.iter().enumerate() {
+        std::hint::black_box(bucket_keys("p", &q));
+        for (i, rec) in records.iter().take(candidates as usize).enumerate() {
             if let Some(c) = decode_record(&i.to_string(), rec) {
-                best = best.max(similarity(&q.vector, &c));
+                hits += decide(&q, &c, 0.0).is_some() as u32;
             }
         }
     }
-    best
+    hits
 }
 
 /// Builds the candidate set ahead of timing.

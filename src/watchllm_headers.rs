@@ -60,8 +60,9 @@ pub struct WatchllmHeaders {
     pub cache_age_secs: u64,
     /// Cosine similarity of a semantic hit.
     pub similarity: Option<f64>,
-    /// What this request cost upstream (0 on a hit).
-    pub cost_usd: f64,
+    /// What this request cost upstream (0 on a hit); None while it is not known yet (a streamed
+    /// miss: the cost is in the usage log when the stream ends), shown as `pending`.
+    pub cost_usd: Option<f64>,
     pub latency_ms: u64,
     pub provider: String,
     /// Tokens not spent upstream because the cache answered.
@@ -75,7 +76,10 @@ impl WatchllmHeaders {
             ("X-WatchLLM-Cache", self.cache.as_str().to_string()),
             ("X-WatchLLM-Cache-Detail", self.detail.as_str().to_string()),
             ("X-WatchLLM-Cache-Age", self.cache_age_secs.to_string()),
-            ("X-WatchLLM-Cost-USD", format_usd(self.cost_usd)),
+            (
+                "X-WatchLLM-Cost-USD",
+                self.cost_usd.map_or_else(|| "pending".into(), format_usd),
+            ),
             ("X-WatchLLM-Latency-Ms", self.latency_ms.to_string()),
             ("X-WatchLLM-Provider", self.provider.clone()),
             ("X-WatchLLM-Tokens-Saved", self.tokens_saved.to_string()),
@@ -119,7 +123,7 @@ mod tests {
             detail: CacheDetail::Served,
             cache_age_secs: 3,
             similarity: None,
-            cost_usd: 0.0,
+            cost_usd: Some(0.0),
             latency_ms: 1,
             provider: "openai".into(),
             tokens_saved: 12,
@@ -134,5 +138,9 @@ mod tests {
         assert!(pairs.contains(&("X-WatchLLM-Cache-Similarity", "0.9712".into())));
         assert!(pairs.contains(&("X-WatchLLM-Cache", "HIT-SEMANTIC".into())));
         assert!(pairs.contains(&("X-WatchLLM-Tokens-Saved", "12".into())));
+        h.cost_usd = None;
+        assert!(h
+            .to_pairs()
+            .contains(&("X-WatchLLM-Cost-USD", "pending".into())));
     }
 }

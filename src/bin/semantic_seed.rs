@@ -10,9 +10,7 @@ use std::io::{BufWriter, Write};
 use watchllm_proxy::cache_entry::CacheEntry;
 use watchllm_proxy::cache_key::exact_cache_key;
 use watchllm_proxy::request::{parse, Endpoint};
-use watchllm_proxy::semantic::{
-    bucket_keys, encode_record, field_for, query_for, BANDS, MAX_BUCKET,
-};
+use watchllm_proxy::semantic::{bucket_keys, encode_record, field_for, query_for, MAX_BUCKET};
 
 const VERBS: [&str; 8] = [
     "Explain",
@@ -95,14 +93,17 @@ fn main() -> std::io::Result<()> {
     let mut out = BufWriter::new(stdout.lock());
     let mut bucket_sizes: HashMap<String, usize> = HashMap::new();
     let mut commands = 0usize;
+    let mut buckets_per_lookup = 0usize;
     for i in 0..count {
         let text = prompt(i);
         let body =
             serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
                 .to_string();
-        let req = parse(Endpoint::ChatCompletions, body.as_bytes()).expect("valid request");
+        let Ok(req) = parse(Endpoint::ChatCompletions, body.as_bytes()) else {
+            continue;
+        };
         let key = exact_cache_key(project, &req);
-        let q = query_for(&req).expect("a plain user prompt");
+        let Some(q) = query_for(&req) else { continue };
         let entry = CacheEntry {
             stored_at_ms: 0,
             provider: "openrouter".into(),
@@ -117,7 +118,9 @@ fn main() -> std::io::Result<()> {
         resp(&mut out, &["SET", &key, &entry.to_json(), "EX", "3600"])?;
         commands += 1;
         let record = encode_record(&q);
-        for bucket in bucket_keys(project, &q) {
+        let buckets = bucket_keys(project, &q);
+        buckets_per_lookup = buckets.len();
+        for bucket in buckets {
             let size = bucket_sizes.entry(bucket.clone()).or_default();
             if *size < MAX_BUCKET {
                 *size += 1;
@@ -134,7 +137,7 @@ fn main() -> std::io::Result<()> {
     let samples: Vec<String> = (0..5).map(prompt).collect();
     eprintln!(
         "{}",
-        serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "bands": BANDS, "bucket_cap": MAX_BUCKET, "samples": samples})
+        serde_json::json!({"entries": count, "buckets": bucket_sizes.len(), "commands": commands, "max_bucket": bucket_sizes.values().max(), "buckets_per_lookup": buckets_per_lookup, "bucket_cap": MAX_BUCKET, "samples": samples})
     );
     Ok(())
 }

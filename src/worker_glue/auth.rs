@@ -4,7 +4,6 @@
 //! never seen get 503, never a pass.
 
 use super::config::Config;
-use super::supabase::Supabase;
 use crate::api_key::PresentedKey;
 use crate::error::ApiError;
 use serde::Deserialize;
@@ -113,11 +112,7 @@ pub async fn authenticate(
     if let Some(record) = cached(&key.hash, cfg.auth_cache_ttl_ms, now_ms) {
         return check(record);
     }
-    let supabase = Supabase {
-        url: &cfg.supabase_url,
-        service_key: &cfg.supabase_service_key,
-        timeout_ms: cfg.supabase_timeout_ms,
-    };
+    let supabase = cfg.supabase();
     let query = format!("api_key_lookup?key_hash=eq.{}&select=*&limit=1", key.hash);
     match supabase.select(&query).await {
         Ok(rows) => {

@@ -1,8 +1,12 @@
-//! Worker configuration from vars and secrets (wrangler.toml `[vars]`, `wrangler secret put`).
+//! Worker configuration from vars and secrets (wrangler.toml `[vars]`, `wrangler secret put`),
+//! read once per isolate, and the clients it configures.
 
+use super::supabase::Supabase;
+use super::upstash::Upstash;
 use crate::models::Provider;
 use crate::observability::{self, SentryDsn};
 use worker::Env;
+use worker_util::env::{number, var as get};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,20 +39,6 @@ pub struct Config {
     pub datadog_logs_url: String,
     /// Sentry error reporting, on when `SENTRY_DSN` is set (and valid).
     pub sentry_dsn: Option<SentryDsn>,
-}
-
-fn get(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
-        .filter(|s| !s.is_empty())
-}
-
-fn number(env: &Env, name: &str, default: u64) -> u64 {
-    get(env, name)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
 }
 
 thread_local! {
@@ -118,6 +108,28 @@ impl Config {
             .map_or(self.upstream_timeout_ms, |(_, t)| *t)
     }
 
+    /// The Upstash client, with the Redis deadline.
+    pub fn redis(&self) -> Upstash<'_> {
+        Upstash {
+            url: &self.upstash_url,
+            token: &self.upstash_token,
+            timeout_ms: self.redis_timeout_ms,
+        }
+    }
+
+    /// The Supabase REST client (service role), with the Supabase deadline.
+    pub fn supabase(&self) -> Supabase<'_> {
+        Supabase {
+            url: &self.supabase_url,
+            service_key: &self.supabase_service_key,
+            timeout_ms: self.supabase_timeout_ms,
+        }
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "base_urls is built from Provider::ALL, so every provider is in it"
+    )]
     pub fn base_url(&self, p: Provider) -> &str {
         &self
             .base_urls

@@ -2,11 +2,10 @@
 //! latency; 200 when all are up, 503 naming what is down.
 
 use super::config::Config;
-use super::http::{json_response, now_ms};
-use super::supabase::Supabase;
-use super::upstash::Upstash;
+use super::responses::json_response;
 use serde_json::{json, Value};
 use worker::{Response, Result};
+use worker_util::now_ms;
 
 fn check(latency_ms: u64, outcome: std::result::Result<(), String>) -> (bool, Value) {
     match outcome {
@@ -19,16 +18,7 @@ fn check(latency_ms: u64, outcome: std::result::Result<(), String>) -> (bool, Va
 }
 
 pub async fn handle(cfg: &Config) -> Result<Response> {
-    let redis = Upstash {
-        url: &cfg.upstash_url,
-        token: &cfg.upstash_token,
-        timeout_ms: cfg.redis_timeout_ms,
-    };
-    let supabase = Supabase {
-        url: &cfg.supabase_url,
-        service_key: &cfg.supabase_service_key,
-        timeout_ms: cfg.supabase_timeout_ms,
-    };
+    let (redis, supabase) = (cfg.redis(), cfg.supabase());
     let redis_check = async {
         let t = now_ms();
         let r = redis

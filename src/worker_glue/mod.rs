@@ -1,11 +1,11 @@
 //! The Worker entry point: routing, CORS, and the error envelope. Everything else is in the
-//! sibling modules (pipeline in `proxy`, I/O clients in `upstash` and `supabase`).
+//! sibling modules (the request pipeline in `pipeline`, I/O clients in `upstash` and `supabase`).
 
 mod auth;
 mod config;
 mod health;
-mod http;
-mod proxy;
+mod pipeline;
+mod responses;
 mod supabase;
 mod telemetry;
 mod upstash;
@@ -15,9 +15,10 @@ use crate::error::ApiError;
 use crate::models::MODELS;
 use crate::request::Endpoint;
 use config::Config;
-use http::{error_response, json_response, now_ms, random_hex};
+use responses::{error_response, json_response};
 use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker_util::{now_ms, random_hex};
 
 #[event(start)]
 fn start() {
@@ -57,7 +58,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response> {
         }
         (_, p) => match Endpoint::from_path(p) {
             Some(endpoint) if method == Method::Post => {
-                proxy::handle(req, cfg, ctx, endpoint, random_hex(12), start_ms).await
+                pipeline::handle(req, cfg, ctx, endpoint, random_hex(12), start_ms).await
             }
             Some(_) => error_response(
                 &ApiError::method_not_allowed(method.as_ref(), &path, "POST"),

@@ -3,11 +3,11 @@
 //! batch); server errors (5xx) go to Sentry as envelopes when `SENTRY_DSN` is set.
 
 use super::config::Config;
-use super::http::{fetch_with_timeout, now_ms, random_hex};
 use crate::observability::{self, ErrorReport};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
-use worker::{Context, Headers, Method, Request, RequestInit};
+use worker::Context;
+use worker_util::{now_ms, random_hex, Outbound};
 
 /// Entries per Datadog request (the intake takes at most 1,000 and 5 MB).
 const DATADOG_BATCH: usize = 500;
@@ -113,26 +113,17 @@ pub fn report_error(
     });
 }
 
+/// Posts a telemetry payload; any non-2xx answer is an error (logged by the caller).
 async fn post(
     url: &str,
     headers: &[(&str, &str)],
     body: String,
     timeout_ms: u64,
-) -> Result<(), String> {
-    let h = Headers::new();
-    for (k, v) in headers {
-        h.set(k, v).map_err(|e| e.to_string())?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(h)
-        .with_body(Some(body.into()));
-    let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-    let resp = fetch_with_timeout(req, timeout_ms)
-        .await
-        .map_err(|e| e.to_string())?;
-    match resp.status_code() {
-        200..=299 => Ok(()),
-        s => Err(format!("HTTP {s}")),
-    }
+) -> Result<(), worker_util::HttpError> {
+    let out = headers
+        .iter()
+        .fold(Outbound::post(url), |o, (k, v)| o.header(k, v))
+        .body(body)
+        .deadline_ms(timeout_ms);
+    worker_util::http::send(&out).await?.success().map(|_| ())
 }

@@ -1,34 +1,27 @@
-//! A minimal Upstash Redis REST client over the Workers fetch API: `POST /` for one command and
-//! `POST /pipeline` for several in one round trip, Bearer auth, `{"result"}`/`{"error"}` replies.
+//! A minimal Upstash Redis REST client: `POST /` for one command and `POST /pipeline` for several
+//! in one round trip, Bearer auth, `{"result"}`/`{"error"}` replies, over worker-util's HTTP helper.
 //!
 //! Written here rather than taken from a crate: upstash-redis-rs (0.1.2) needs nightly, is built on
 //! reqwest 0.11 (not the Workers fetch API) and lacks INCR, EXPIRE and pipelines, which the hot path needs.
 
-use super::http::{body_with_timeout, fetch_with_timeout, FetchError};
+use crate::lookup_plan::Reply;
 use serde_json::Value;
-use worker::{Headers, Method, Request, RequestInit};
+use worker_util::{HttpError, Outbound};
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RedisError {
+    #[error("Upstash is not configured")]
     NotConfigured,
-    Unreachable(FetchError),
+    #[error("Upstash unreachable: {0}")]
+    Unreachable(HttpError),
     /// The REST endpoint answered with an HTTP error (bad token, bad command).
+    #[error("Upstash HTTP {0}: {1}")]
     Http(u16, String),
-    /// A command inside a pipeline failed.
+    /// A single command failed.
+    #[error("Redis command failed: {0}")]
     Command(String),
+    #[error("unexpected Upstash reply: {0}")]
     BadReply(String),
-}
-
-impl std::fmt::Display for RedisError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RedisError::NotConfigured => write!(f, "Upstash is not configured"),
-            RedisError::Unreachable(e) => write!(f, "Upstash unreachable: {e}"),
-            RedisError::Http(s, b) => write!(f, "Upstash HTTP {s}: {b}"),
-            RedisError::Command(e) => write!(f, "Redis command failed: {e}"),
-            RedisError::BadReply(e) => write!(f, "unexpected Upstash reply: {e}"),
-        }
-    }
 }
 
 pub struct Upstash<'a> {
@@ -37,39 +30,24 @@ pub struct Upstash<'a> {
     pub timeout_ms: u64,
 }
 
-/// One reply of a pipeline: the command's result, or its error message.
-pub type Reply = Result<Value, String>;
-
 impl Upstash<'_> {
     async fn post(&self, path: &str, body: &Value) -> Result<Value, RedisError> {
         if self.url.is_empty() {
             return Err(RedisError::NotConfigured);
         }
-        let headers = Headers::new();
-        let _ = headers.set("authorization", &format!("Bearer {}", self.token));
-        let _ = headers.set("content-type", "application/json");
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.to_string().into()));
-        let req = Request::new_with_init(&format!("{}{path}", self.url), &init)
-            .map_err(|e| RedisError::BadReply(e.to_string()))?;
-        let mut resp = fetch_with_timeout(req, self.timeout_ms)
+        let out = Outbound::post(format!("{}{path}", self.url))
+            .bearer(self.token)
+            .json(body)
+            .deadline_ms(self.timeout_ms);
+        let reply = worker_util::http::send(&out)
             .await
             .map_err(RedisError::Unreachable)?;
-        let bytes = body_with_timeout(&mut resp, self.timeout_ms)
-            .await
-            .map_err(RedisError::Unreachable)?;
-        let status = resp.status_code();
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| RedisError::Http(status, String::from_utf8_lossy(&bytes).into_owned()))?;
-        if status >= 300 {
-            let msg = value
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            return Err(RedisError::Http(status, msg));
+        let value: Value = reply
+            .json()
+            .map_err(|_| RedisError::Http(reply.status, reply.text()))?;
+        if !reply.is_success() {
+            let msg = value.get("error").and_then(Value::as_str).unwrap_or("");
+            return Err(RedisError::Http(reply.status, msg.to_string()));
         }
         Ok(value)
     }

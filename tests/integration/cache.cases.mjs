@@ -13,7 +13,7 @@ describe('exact cache', () => {
     const rb = await chat(b.key, content);
     assert.equal(rb.headers.get('x-watchllm-cache'), 'MISS');
     assert.equal((await upstreamRequests(content)).length, 2);
-    const keys = redis('--scan', '--pattern', 'wl:c1:*').split('\n');
+    const keys = redis('--scan', '--pattern', 'wl:c2:*').split('\n');
     assert.ok(keys.some((k) => k.includes(a.project.id)) && keys.some((k) => k.includes(b.project.id)));
   });
 
@@ -35,7 +35,7 @@ describe('exact cache', () => {
     await call('/v1/embeddings', { key, body: { model: 'openai/text-embedding-3-small', input: unique('ttl embed') } });
     const ttlOf = (endpoint) =>
       eventually(() => {
-        const k = redis('--scan', '--pattern', `wl:c1:${project.id}:${endpoint}:*`).split('\n').filter(Boolean)[0];
+        const k = redis('--scan', '--pattern', `wl:c2:${project.id}:${endpoint}:*`).split('\n').filter(Boolean)[0];
         return k && Number(redis('TTL', k));
       }, { what: `${endpoint} entry` });
     const chatTtl = await ttlOf('chat');

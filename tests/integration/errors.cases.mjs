@@ -15,7 +15,7 @@ describe('bad input', () => {
   let key;
   let project;
   before(async () => ({ key, project } = await newProject()));
-  const entries = () => redis('--scan', '--pattern', `wl:c1:${project.id}:*`).split('\n').filter(Boolean).length;
+  const entries = () => redis('--scan', '--pattern', `wl:c2:${project.id}:*`).split('\n').filter(Boolean).length;
 
   test('malformed JSON, wrong types and missing fields are 400s naming the parameter', async () => {
     const before = entries();

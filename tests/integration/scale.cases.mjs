@@ -23,7 +23,7 @@ describe('semantic cache at scale', () => {
     const summary = JSON.parse(seeded.stderr.trim().split('\n').pop());
     assert.equal(summary.entries, ENTRIES);
     assert.ok(summary.max_bucket <= summary.bucket_cap);
-    assert.equal(Number(redis('EVAL', `local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + 1 end return n`, '0', `wl:c1:${project.id}:chat:*`)), ENTRIES);
+    assert.equal(Number(redis('EVAL', `local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + 1 end return n`, '0', `wl:c2:${project.id}:chat:*`)), ENTRIES);
 
     const ask = (content) => call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] } });
     const before = commandCalls();
@@ -37,8 +37,9 @@ describe('semantic cache at scale', () => {
     const missMs = performance.now() - t1;
     assert.equal(miss.headers.get('x-watchllm-cache'), 'MISS');
     const after = commandCalls();
-    // Per request: one pipeline with GET + BANDS x HGETALL; the semantic hit adds one GET.
-    assert.equal(after('hgetall') - before('hgetall'), 2 * summary.bands);
+    // Per request: one pipeline with GET + the query's buckets (one for the in-Worker embedder);
+    // the semantic hit adds one GET.
+    assert.equal(after('hgetall') - before('hgetall'), 2 * summary.buckets_per_lookup);
     assert.equal(after('get') - before('get'), 3);
     console.log(`    ${ENTRIES} entries, ${summary.buckets} buckets (cap ${summary.bucket_cap}): semantic hit ${hitMs.toFixed(1)} ms, miss ${missMs.toFixed(1)} ms (client-observed)`);
   });

@@ -1,9 +1,14 @@
-// The semantic cache through the Worker: normalised prompts hit exactly, rewordings hit
-// semantically with the similarity reported, and guards, scopes and controls prevent wrong hits.
+// The semantic cache through the Worker: the exact key is the prompt as sent; retypings hit
+// semantically with the similarity reported (1.0 when they normalise alike), and guards, scopes
+// and controls prevent wrong hits. One served retyping and one refused near miss of every kind
+// come from data/eval/semantic_pairs.tsv.
 // Each test has its own project and fixed prompts, so the (deterministic) LSH buckets are the
 // same on every run: no test depends on chance.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../../tools/stack.mjs';
 import { addProviderKey, call, chat, eventually, h, newProject, sql, unique, upstreamRequests } from './harness.mjs';
 
 const cacheOf = (r) => r.headers.get('x-watchllm-cache');
@@ -22,10 +27,26 @@ describe('semantic cache', () => {
   let project;
   beforeEach(async () => ({ key, project } = await newProject()));
 
-  test('normalisation: "What\'s 5 times 3?" and "what is 5 × 3?" share the exact entry', async () => {
-    await primed(key, user(`What's 17 times 3?`));
-    const r = await ask(key, user(`  what is 17 × 3 ?`));
-    assert.equal(cacheOf(r), 'HIT');
+  test('the seed\'s normalisation examples are HIT-SEMANTIC with similarity 1.0', async () => {
+    for (const [stored, asked] of [
+      [`What's 17 times 3?`, `  what is 17 × 3 ?`],
+      ['Please explain this', 'explain this'],
+      ['How do I calculate?', 'how to calculate?'],
+    ]) {
+      const first = await primed(key, user(stored));
+      const r = await ask(key, user(asked));
+      assert.equal(cacheOf(r), 'HIT-SEMANTIC', `${stored} / ${asked}: ${r.text}`);
+      assert.equal(r.headers.get('x-watchllm-cache-similarity'), '1.0000');
+      assert.equal(r.json.choices[0].message.content, first.json.choices[0].message.content);
+    }
+  });
+
+  test('the exact key is the prompt as sent: a literal in another case is a MISS', async () => {
+    await primed(key, user(`Reverse the string 'AbC'`));
+    const before = (await upstreamRequests(`reverse the string 'abc'`)).length;
+    const r = await ask(key, user(`reverse the string 'abc'`));
+    assert.equal(cacheOf(r), 'MISS');
+    assert.equal((await upstreamRequests(`reverse the string 'abc'`)).length, before + 1, 'it went upstream');
   });
 
   test('a reworded prompt is a HIT-SEMANTIC with its similarity, age, cost and tokens saved', async () => {
@@ -74,16 +95,44 @@ describe('semantic cache', () => {
   });
 
   test('per-request threshold, bypass and validation of the header', async () => {
-    await primed(key, user(`What are the best things to do in Hong Kong`));
-    const near = user(`What are the best things to do in Hong Kong today`);
+    // The same words with a phrase moved: similarity 0.947. (A MISS stores its own answer, so the
+    // looser threshold is tried on a second pair.)
+    await primed(key, user(`Cook rice quickly`));
+    const near = user(`Quickly cook rice`);
     assert.equal(cacheOf(await ask(key, near)), 'MISS', 'below the default 0.95');
-    const loose = await ask(key, user(`What are the best things to do in Hong Kong tonight`), { 'x-watchllm-similarity-threshold': '0.85' });
+    await primed(key, user(`Cook pasta quickly`));
+    const loose = await ask(key, user(`Quickly cook pasta`), { 'x-watchllm-similarity-threshold': '0.9' });
     assert.equal(cacheOf(loose), 'HIT-SEMANTIC');
-    const bypass = await ask(key, user(`In Hong Kong, what are the best things to do`), { 'x-watchllm-bypass-cache': 'true', 'x-watchllm-similarity-threshold': '0.5' });
+    assert.ok(Number(loose.headers.get('x-watchllm-cache-similarity')) < 0.95);
+    await primed(key, user(`What are the best things to do in Hong Kong`));
+    const moved = user(`In Hong Kong, what are the best things to do`);
+    assert.equal(cacheOf(await ask(key, moved, { 'x-watchllm-similarity-threshold': '0.99' })), 'MISS', 'a stricter threshold');
+    assert.equal(cacheOf(await ask(key, user(`What are the best things to do in Hong Kong today`), { 'x-watchllm-similarity-threshold': '0.01' })), 'MISS', 'another word: no threshold lets it through');
+    const bypass = await ask(key, moved, { 'x-watchllm-bypass-cache': 'true', 'x-watchllm-similarity-threshold': '0.5' });
     assert.equal(cacheOf(bypass), 'MISS');
     const bad = await ask(key, near, { 'x-watchllm-similarity-threshold': '1.5' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'X-WatchLLM-Similarity-Threshold');
+  });
+
+  test('one served retyping and one refused near miss of every kind (data/eval/semantic_pairs.tsv)', async () => {
+    const lines = fs.readFileSync(path.join(ROOT, 'data/eval/semantic_pairs.tsv'), 'utf8').trim().split('\n').slice(1);
+    const firstOfKind = new Map();
+    for (const l of lines) {
+      const [kind, label, stored, asked] = l.split('\t');
+      if (!firstOfKind.has(kind)) firstOfKind.set(kind, { label, stored, asked });
+    }
+    assert.ok(firstOfKind.size >= 20, `${firstOfKind.size} kinds`);
+    const results = await Promise.all(
+      [...firstOfKind].map(async ([kind, { label, stored, asked }]) => {
+        const p = await newProject();
+        await primed(p.key, user(stored));
+        const r = await ask(p.key, user(asked));
+        return { kind, label, stored, asked, cache: cacheOf(r) };
+      }),
+    );
+    const wrong = results.filter((r) => (r.cache !== 'MISS') !== (r.label === '1'));
+    assert.deepEqual(wrong, [], 'served exactly the retypings');
   });
 
   test('projects can turn the semantic cache off, and it never crosses projects', async () => {
@@ -105,8 +154,8 @@ describe('semantic cache with a hosted embedder (the provider’s /v1/embeddings
     sql(`update projects set semantic_embedder = 'openai' where id = '${hosted.project.id}'`);
     const local = await newProject();
     const tag = unique('tag').replace(/[^0-9]/g, '');
-    const first = `cheapest automobile purchase advice ${tag}`;
-    const reworded = `inexpensive vehicle to buy, tips ${tag}`;
+    const first = `automobile purchase guidance ${tag}`;
+    const reworded = `vehicle acquire advice ${tag}`;
 
     for (const p of [hosted, local]) assert.equal((await chat(p.key, first, { model: 'gpt-4o-mini' })).headers.get('x-watchllm-cache'), 'MISS');
     await new Promise((r) => setTimeout(r, 300)); // the entries are stored in waitUntil

@@ -6,6 +6,10 @@
 /// # Panics
 /// Only if the platform has no secure generator, which Workers and supported operating systems
 /// always have: carrying on without one would be worse than stopping.
+#[expect(
+    clippy::expect_used,
+    reason = "see Panics: no secure randomness is worse than stopping"
+)]
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     getrandom::getrandom(&mut b).expect("a secure random generator is available");
@@ -13,6 +17,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// `bytes` random bytes as lowercase hex (request ids, event ids).
+#[expect(clippy::expect_used, reason = "as random_bytes")]
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf).expect("a secure random generator is available");

@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::sse::{data_event, SseEvent, SseParser};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// The `anthropic-version` header the translation is written against.
@@ -489,73 +490,65 @@ impl StreamTranslator {
         .to_string()
     }
 
-    /// Takes one event's `data` (its `type` names the event) and returns the OpenAI `data:`
-    /// payloads to send for it, `[DONE]` included at the end.
+    /// Takes one event's `data` and returns the OpenAI `data:` payloads to send for it, `[DONE]`
+    /// included at the end.
     pub fn event(&mut self, data: &Value) -> Vec<String> {
         if self.finished {
             return Vec::new();
         }
-        match data.get("type").and_then(Value::as_str).unwrap_or_default() {
-            "message_start" => {
-                let m = &data["message"];
-                self.id = chat_id(m["id"].as_str().unwrap_or("msg"));
-                self.model = m["model"].clone();
-                if let Some(u) = m.get("usage").and_then(Value::as_object) {
-                    self.usage.extend(u.clone());
-                }
+        let Ok(event) = StreamEvent::deserialize(data) else {
+            return Vec::new();
+        };
+        match event {
+            StreamEvent::MessageStart { message } => {
+                self.id = chat_id(&message.id);
+                self.model = message.model;
+                self.usage.extend(message.usage.unwrap_or_default());
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
             }
-            "content_block_start" => {
-                let block = &data["content_block"];
-                if block["type"] != "tool_use" {
-                    return Vec::new();
-                }
+            StreamEvent::ContentBlockStart {
+                index: block,
+                content_block: ContentBlock::ToolUse { id, name },
+            } => {
                 let index = self.tool_indexes.len();
-                self.tool_indexes
-                    .push((data["index"].as_u64().unwrap_or(0), index));
+                self.tool_indexes.push((block, index));
                 vec![self.chunk(
                     json!({"tool_calls": [{
                         "index": index,
-                        "id": block["id"],
+                        "id": id,
                         "type": "function",
-                        "function": {"name": block["name"], "arguments": ""},
+                        "function": {"name": name, "arguments": ""},
                     }]}),
                     None,
                 )]
             }
-            "content_block_delta" => {
-                let delta = &data["delta"];
-                match delta["type"].as_str() {
-                    Some("text_delta") => {
-                        vec![self.chunk(json!({"content": delta["text"]}), None)]
-                    }
-                    Some("input_json_delta") => {
-                        let block = data["index"].as_u64().unwrap_or(0);
-                        let Some(&(_, index)) = self.tool_indexes.iter().find(|(b, _)| *b == block)
-                        else {
-                            return Vec::new();
-                        };
-                        vec![self.chunk(
-                            json!({"tool_calls": [{
-                                "index": index,
-                                "function": {"arguments": delta["partial_json"]},
-                            }]}),
-                            None,
-                        )]
-                    }
-                    _ => Vec::new(),
-                }
+            StreamEvent::ContentBlockDelta {
+                delta: Delta::Text { text },
+                ..
+            } => vec![self.chunk(json!({"content": text}), None)],
+            StreamEvent::ContentBlockDelta {
+                index: block,
+                delta: Delta::InputJson { partial_json },
+            } => {
+                let Some(&(_, index)) = self.tool_indexes.iter().find(|(b, _)| *b == block) else {
+                    return Vec::new();
+                };
+                vec![self.chunk(
+                    json!({"tool_calls": [{
+                        "index": index,
+                        "function": {"arguments": partial_json},
+                    }]}),
+                    None,
+                )]
             }
-            "message_delta" => {
-                if let Some(u) = data.get("usage").and_then(Value::as_object) {
-                    self.usage.extend(u.clone());
-                }
-                match data["delta"]["stop_reason"].as_str() {
-                    Some(reason) => vec![self.chunk(json!({}), Some(finish_reason(reason)))],
+            StreamEvent::MessageDelta { delta, usage } => {
+                self.usage.extend(usage.unwrap_or_default());
+                match delta.stop_reason {
+                    Some(reason) => vec![self.chunk(json!({}), Some(finish_reason(&reason)))],
                     None => Vec::new(),
                 }
             }
-            "message_stop" => {
+            StreamEvent::MessageStop => {
                 self.finished = true;
                 let usage_chunk = json!({
                     "id": self.id,
@@ -567,20 +560,97 @@ impl StreamTranslator {
                 });
                 vec![usage_chunk.to_string(), "[DONE]".to_string()]
             }
-            "error" => {
+            StreamEvent::Error { error } => {
                 // Ends the stream without [DONE], so the partial answer is never cached.
                 self.finished = true;
-                let e = &data["error"];
                 vec![json!({"error": {
-                    "message": format!("anthropic: {}", e["message"].as_str().unwrap_or("stream error")),
+                    "message": format!("anthropic: {}", error.message.as_deref().unwrap_or("stream error")),
                     "type": "server_error",
-                    "code": e["type"],
+                    "code": error.kind,
                 }})
                 .to_string()]
             }
-            _ => Vec::new(), // ping, content_block_stop
+            // Text block starts, block stops, pings and event types added after this was written.
+            _ => Vec::new(),
         }
     }
+}
+
+/// Anthropic's stream events, as far as the translation reads them (unknown fields are ignored,
+/// unknown event and block types are `Other`).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StreamEvent {
+    MessageStart {
+        message: StartedMessage,
+    },
+    ContentBlockStart {
+        index: u64,
+        content_block: ContentBlock,
+    },
+    ContentBlockDelta {
+        index: u64,
+        delta: Delta,
+    },
+    MessageDelta {
+        delta: MessageDeltaBody,
+        #[serde(default)]
+        usage: Option<Map<String, Value>>,
+    },
+    MessageStop,
+    Error {
+        error: StreamError,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+struct StartedMessage {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    model: Value,
+    #[serde(default)]
+    usage: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContentBlock {
+    ToolUse {
+        #[serde(default)]
+        id: Value,
+        #[serde(default)]
+        name: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Delta {
+    #[serde(rename = "text_delta")]
+    Text { text: String },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: String },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageDeltaBody {
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamError {
+    #[serde(rename = "type", default)]
+    kind: Value,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// Byte-level adapter for a streamed answer: Anthropic SSE bytes in, OpenAI SSE bytes out.
