@@ -2,7 +2,8 @@
 // the local PostgreSQL behind postrust and the Supabase-style gateway (the dashboard's and the
 // proxy's path). Prints:
 //  1. insert throughput of proxy-sized log batches (BENCH_BATCH rows, BENCH_WRITERS concurrent
-//     writers, through REST) with the rollup trigger on and off;
+//     writers, through REST) with the rollup trigger on and off, for typical batches (a few
+//     projects each) and the worst case (every row a different rollup);
 //  2. BENCH_USAGE_ROWS rows (10,000,000) across BENCH_USAGE_PROJECTS projects (100) over a year,
 //     seeded in SQL with the trigger on, the seeding rate and the table sizes;
 //  3. p50/p95 of each dashboard RPC through REST for one project, over every range the dashboard
@@ -52,35 +53,44 @@ try {
   const keys = ids.map((pid) => sql(`insert into api_keys (project_id, key_hash, key_prefix, kind) select '${pid}', encode(digest(gen_random_uuid()::text, 'sha256'), 'hex'), 'lgw_proj_bn', 'live' from generate_series(1, 3) returning id`).split('\n'));
   sql(`select ensure_usage_partitions((now() - interval '13 months')::date, now()::date)`);
 
-  // 1. Proxy-sized batches through REST, rollups on and off.
-  const rows = (b) => Array.from({ length: BATCH }, (_, i) => {
-    const k = b * BATCH + i;
-    const p = k % PROJECTS;
-    return { request_id: `w-${k}`, project_id: ids[p], api_key_id: keys[p][k % 3], key_kind: 'live', endpoint: 'chat.completions', model: ['openai/gpt-4o-mini', 'claude-3-haiku', 'gpt-4o', 'llama3-8b'][k % 4], provider: 'openrouter', cache_status: ['HIT', 'HIT-SEMANTIC', 'MISS'][k % 3], status_code: 200, prompt_tokens: 10, completion_tokens: 20, cost_usd: 0.0001, cost_saved_usd: 0, tokens_saved: 0, latency_ms: k % 900, similarity: null, error_code: null, upstream_attempts: 1 };
-  });
-  const insertRate = async (label) => {
+  // 1. Proxy-sized batches through REST, rollups on and off. "typical": a batch is one isolate's
+  // recent requests, from 5 projects, each using 2 models and 2 keys; "worst": every row of a
+  // batch a different project, model, key and outcome (nothing for the rollups to combine).
+  const MODELS = ['openai/gpt-4o-mini', 'claude-3-haiku', 'gpt-4o', 'llama3-8b'];
+  const row = (k, p, model, key) => ({ request_id: `w-${k}`, project_id: ids[p], api_key_id: keys[p][key], key_kind: 'live', endpoint: 'chat.completions', model: MODELS[model], provider: 'openrouter', cache_status: ['HIT', 'HIT-SEMANTIC', 'MISS'][k % 3], status_code: 200, prompt_tokens: 10, completion_tokens: 20, cost_usd: 0.0001, cost_saved_usd: 0, tokens_saved: 0, latency_ms: k % 900, similarity: null, error_code: null, upstream_attempts: 1 });
+  const batches = {
+    typical: (b) => Array.from({ length: BATCH }, (_, i) => {
+      const p = (b * 5 + (i % 5)) % PROJECTS;
+      return row(b * BATCH + i, p, (p + (i % 2)) % 4, (i >> 1) % 2);
+    }),
+    worst: (b) => Array.from({ length: BATCH }, (_, i) => {
+      const k = b * BATCH + i;
+      return row(k, k % PROJECTS, k % 4, k % 3);
+    }),
+  };
+  const insertRate = async (make) => {
     let next = 0;
     const t0 = performance.now();
     const writer = async () => {
       while (next < BATCHES) {
         const b = next++;
-        const r = await fetch(`${stack.supabaseUrl}/rest/v1/usage_logs`, { method: 'POST', headers: { apikey: stack.keys.service, authorization: `Bearer ${stack.keys.service}`, 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify(rows(b)) });
+        const r = await fetch(`${stack.supabaseUrl}/rest/v1/usage_logs`, { method: 'POST', headers: { apikey: stack.keys.service, authorization: `Bearer ${stack.keys.service}`, 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify(make(b)) });
         if (r.status !== 201) throw new Error(`insert: HTTP ${r.status} ${await r.text()}`);
       }
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
-    const rate = (BATCHES * BATCH) / ((performance.now() - t0) / 1000);
-    console.log(`  ${label.padEnd(16)} ${n(rate).padStart(7)} rows/s  (${BATCHES} batches of ${BATCH}, ${WRITERS} writers)`);
-    return rate;
+    return (BATCHES * BATCH) / ((performance.now() - t0) / 1000);
   };
-  console.log('1. log batches through Supabase REST (the proxy\'s insert):');
-  await insertRate('warm-up');
-  sql(`alter table usage_logs disable trigger usage_logs_rollup`);
-  const off = await insertRate('rollups off');
-  sql(`alter table usage_logs enable trigger usage_logs_rollup`);
-  const on = await insertRate('rollups on');
-  console.log(`  with rollups: ${((100 * on) / off).toFixed(0)}% of the rate without (target: at least 50%)`);
-  sql(`truncate usage_logs, usage_rollups, usage_monthly`);
+  console.log(`1. log batches through Supabase REST (the proxy's insert): ${BATCHES} batches of ${BATCH} rows, ${WRITERS} writers`);
+  await insertRate(batches.typical);
+  for (const [label, make] of Object.entries(batches)) {
+    sql(`alter table usage_logs disable trigger usage_logs_rollup`);
+    const off = await insertRate(make);
+    sql(`alter table usage_logs enable trigger usage_logs_rollup`);
+    const on = await insertRate(make);
+    console.log(`  ${label.padEnd(8)} rollups off ${n(off).padStart(7)} rows/s, on ${n(on).padStart(7)} rows/s: ${((100 * on) / off).toFixed(0)}% (target: at least 50%)`);
+  }
+  sql(`truncate usage_logs, usage_rollups, usage_rollups_model, usage_monthly`);
 
   // 2. The big table, seeded in SQL with the trigger on (BENCH_USAGE_ROWS=0: inserts only).
   if (ROWS === 0) throw Object.assign(new Error('done'), { done: true });

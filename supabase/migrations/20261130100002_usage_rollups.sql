@@ -135,8 +135,9 @@ create table if not exists usage_rollups_model (
   percentiles double precision[],
   primary key (project_id, day, model)
 ) with (fillfactor = 70);
--- Finds the days to close; `day` never changes, so rollup updates stay HOT.
-create index if not exists usage_rollups_model_day_idx on usage_rollups_model (day);
+-- The rows whose day is still open (or reopened by a late batch): what usage_upkeep closes. An
+-- open row's updates keep percentiles null, so they stay HOT.
+create index if not exists usage_rollups_model_open_idx on usage_rollups_model (day) where percentiles is null;
 
 create table if not exists usage_monthly (
   project_id uuid not null references projects (id) on delete cascade,
@@ -278,12 +279,11 @@ begin
   delete from usage_rollups where day < oldest;
   delete from usage_rollups_model where day < oldest;
   dropped := gone;
-  -- The last week's ended days: rows written later (rare) are computed on read instead.
   update usage_rollups_model set percentiles =
     coalesce(hist_p50_p95(latency_hit, hits), '{null,null}') ||
     coalesce(hist_p50_p95(latency_semantic, semantic_hits), '{null,null}') ||
     coalesce(hist_p50_p95(latency_miss, misses), '{null,null}')
-  where day >= today - 7 and day < today and percentiles is null;
+  where percentiles is null and day < today;
   get diagnostics closed = row_count;
   return next;
 end
