@@ -16,6 +16,7 @@ const stack = await startStack({
   quiet: true,
   telemetryCapture: true,
   dashboard: true,
+  dashboardVars: { SIMPLE_ANALYTICS_HOSTNAME: 'app.watchllm.test', DASHBOARD_TEST_ROUTES: '1' },
   workerVars: { UPSTREAM_TIMEOUT_MS: '1500', ANTHROPIC_TIMEOUT_MS: '800', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000' },
 });
 init(stack);
@@ -39,8 +40,10 @@ await import('./integration/anthropic.cases.mjs');
 await import('./integration/resilience.cases.mjs');
 await import('./integration/telemetry.cases.mjs');
 await import('./integration/reports.cases.mjs');
+await import('./integration/rollups.cases.mjs');
 await import('./integration/dashboard.cases.mjs');
 await import('./integration/billing.cases.mjs');
+await import('./integration/insights.cases.mjs');
 await import('./integration/docs.cases.mjs');
 await import('./integration/accessibility.cases.mjs');
 await import('./integration/faults.cases.mjs');

@@ -70,7 +70,7 @@ class Proc {
 
 const httpOk = (url, init) => fetch(url, init).then((r) => r.status < 500 || r.status === 503);
 
-export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, dashboard = false, workerVars = {}, quiet = false } = {}) {
+export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvider = true, fakeDelayMs = 0, telemetryCapture = false, worker = true, dashboard = false, workerVars = {}, dashboardVars = {}, quiet = false } = {}) {
   const say = (m) => quiet || console.log(`[stack] ${m}`);
   logDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'watchllm-logs-'));
   fs.mkdirSync(logDir, { recursive: true });
@@ -211,6 +211,9 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
         RESEND_API_KEY: stack.telemetry.resendKey,
         RESEND_API_BASE: stack.telemetry.url,
         EMAIL_FROM: 'WatchLLM <notifications@watchllm.dev>',
+        // Sentry (the capture server) as for the proxy; the tests add analytics and test routes.
+        ...(telemetryCapture ? { ENVIRONMENT: telemetryVars.ENVIRONMENT, SENTRY_DSN: telemetryVars.SENTRY_DSN } : {}),
+        ...dashboardVars,
       };
       // --test-scheduled exposes /__scheduled, which runs the cron handler (usage alerts) on demand.
       await wranglerDev({ name: 'wrangler-dashboard', cwd: path.join(ROOT, 'dashboard'), port: ports.dashboard, vars, logDir, procs, extraArgs: ['--test-scheduled'] });
@@ -236,14 +239,18 @@ async function wranglerDev({ name, cwd, port, vars, logDir, procs, extraArgs = [
   await waitFor(name, () => httpOk(`http://127.0.0.1:${port}/health`), 300000);
 }
 
-/** Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does). */
-export function applyMigrations(psql) {
+/**
+ * Applies supabase/local/roles.sql, then each migration once (tracked like the Supabase CLI does);
+ * with `before`, only the migrations whose version sorts before it (migration tests).
+ */
+export function applyMigrations(psql, { before } = {}) {
   psql(fs.readFileSync(path.join(ROOT, 'supabase/local/roles.sql'), 'utf8'));
   psql(fs.readFileSync(path.join(ROOT, 'supabase/local/auth.sql'), 'utf8'));
   psql('create schema if not exists supabase_migrations; create table if not exists supabase_migrations.schema_migrations (version text primary key, applied_at timestamptz default now())');
   const dir = path.join(ROOT, 'supabase/migrations');
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
     const version = file.split('_')[0];
+    if (before && version >= before) break;
     if (psql(`select 1 from supabase_migrations.schema_migrations where version = '${version}'`) === '1') continue;
     psql(`begin; ${fs.readFileSync(path.join(dir, file), 'utf8')}; insert into supabase_migrations.schema_migrations (version) values ('${version}'); commit;`);
   }

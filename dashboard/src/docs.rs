@@ -128,15 +128,16 @@ fn plans_table(plans: &[PlanRow]) -> String {
             .then(a.monthly_requests.cmp(&b.monthly_requests))
     });
     let mut t = String::from(
-        "| plan | requests per minute (per key) | requests per month | price per month |\n| --- | --- | --- | --- |\n",
+        "| plan | requests per minute (per key) | requests per month | price per month | request log kept |\n| --- | --- | --- | --- | --- |\n",
     );
     for p in sorted {
         t.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} days |\n",
             p.name,
             thousands(p.requests_per_minute),
             thousands(p.monthly_requests),
-            usd(p.price_usd_month)
+            usd(p.price_usd_month),
+            p.retention_days
         ));
     }
     t
@@ -164,6 +165,7 @@ fn placeholder(name: &str, vars: &Vars<'_>) -> Result<String, DocsError> {
                 "requests_per_minute" => Ok(thousands(p.requests_per_minute)),
                 "monthly_requests" => Ok(thousands(p.monthly_requests)),
                 "price_usd_month" => Ok(usd(p.price_usd_month)),
+                "retention_days" => Ok(p.retention_days.to_string()),
                 _ => Err(unknown()),
             }
         }
@@ -295,16 +297,17 @@ mod tests {
 
     fn plans() -> Vec<PlanRow> {
         [
-            ("pro", 3000, 2_000_000, 99.0),
-            ("free", 60, 10_000, 0.0),
-            ("sandbox", 30, 5000, 0.0),
+            ("pro", 3000, 2_000_000, 99.0, 365),
+            ("free", 60, 10_000, 0.0, 30),
+            ("sandbox", 30, 5000, 0.0, 30),
         ]
         .into_iter()
-        .map(|(name, rpm, monthly, price)| PlanRow {
+        .map(|(name, rpm, monthly, price, days)| PlanRow {
             name: name.into(),
             requests_per_minute: rpm,
             monthly_requests: monthly,
             price_usd_month: price,
+            retention_days: days,
         })
         .collect()
     }
@@ -377,9 +380,9 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "| sandbox | 30 | 5,000 | $0 |",
-                "| free | 60 | 10,000 | $0 |",
-                "| pro | 3,000 | 2,000,000 | $99 |"
+                "| sandbox | 30 | 5,000 | $0 | 30 days |",
+                "| free | 60 | 10,000 | $0 | 30 days |",
+                "| pro | 3,000 | 2,000,000 | $99 | 365 days |"
             ]
         );
         assert_eq!(usd(29.5), "$29.50");

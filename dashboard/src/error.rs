@@ -3,7 +3,7 @@
 //! and the log line says which dependency failed. Form mistakes are not errors here: they are shown
 //! on the form's own page ([`crate::forms::FormError`]).
 
-use crate::views;
+use crate::views::{self, Chrome};
 use worker_util::HttpError;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -12,7 +12,8 @@ pub enum DashError {
     /// ids cannot be probed).
     #[error("not found")]
     NotFound,
-    /// A request no page could make (e.g. an unreadable form body).
+    /// A request the dashboard cannot serve as asked (e.g. a filter value it does not know); the
+    /// message is written for the visitor and shown on the page.
     #[error("bad request: {0}")]
     BadRequest(String),
     /// A service the page needs (Supabase, Stripe, Resend) answered with an error.
@@ -30,6 +31,12 @@ pub enum DashError {
     /// A bug or a misconfiguration on our side.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::query::QueryError> for DashError {
+    fn from(e: crate::query::QueryError) -> DashError {
+        DashError::BadRequest(e.to_string())
+    }
 }
 
 impl DashError {
@@ -56,17 +63,17 @@ impl DashError {
         }
     }
 
-    /// The page for this error: what happened and what to do, never the internal detail.
-    pub fn page(&self, email: Option<&str>) -> String {
+    /// The page for this error: what happened and what to do, never the internal detail (a bad
+    /// request's message is the visitor's own mistake, so it is shown).
+    pub fn page(&self, chrome: &Chrome) -> String {
         let (title, message) = match self {
             DashError::NotFound => (
                 "Not found",
                 "There is nothing here, or it belongs to another account.",
             ),
-            DashError::BadRequest(_) => (
-                "That request could not be read",
-                "Go back, reload the page and submit the form again.",
-            ),
+            DashError::BadRequest(message) => {
+                ("That request could not be served", message.as_str())
+            }
             DashError::Upstream { .. } => (
                 "A service we depend on failed",
                 "Your change may not have been saved. Please try again in a moment.",
@@ -80,7 +87,7 @@ impl DashError {
                 "Please try again. If it keeps happening, tell us at support@watchllm.dev.",
             ),
         };
-        views::error_page(self.status(), title, message, email)
+        views::error_page(self.status(), title, message, chrome)
     }
 }
 
@@ -119,7 +126,7 @@ mod tests {
     fn each_kind_has_its_own_page_without_internal_detail() {
         let kinds = [
             DashError::NotFound,
-            DashError::BadRequest("secret detail".into()),
+            DashError::BadRequest("Unknown range 'x'.".into()),
             DashError::Upstream {
                 service: "supabase",
                 detail: "secret detail".into(),
@@ -130,7 +137,11 @@ mod tests {
             },
             DashError::Internal("secret detail".into()),
         ];
-        let pages: Vec<String> = kinds.iter().map(|k| k.page(Some("a@b.c"))).collect();
+        let chrome = Chrome {
+            email: Some("a@b.c".into()),
+            ..Default::default()
+        };
+        let pages: Vec<String> = kinds.iter().map(|k| k.page(&chrome)).collect();
         for (kind, page) in kinds.iter().zip(&pages) {
             assert!(page.starts_with("<!DOCTYPE html>"), "{kind:?}");
             assert!(!page.contains("secret detail"), "{kind:?}");
@@ -142,5 +153,9 @@ mod tests {
             .collect();
         assert_eq!(titles.len(), kinds.len(), "one page per kind");
         assert!(pages[0].contains("Not found") && pages[0].contains(r#"href="/projects""#));
+        assert!(
+            pages[1].contains("Unknown range &#x27;x&#x27;.")
+                || pages[1].contains("Unknown range 'x'.")
+        );
     }
 }

@@ -5,14 +5,18 @@
 
 pub mod charts;
 pub mod cookies;
+pub mod csp;
+pub mod csv;
 pub mod dates;
 pub mod docs;
 pub mod emails;
 pub mod error;
 pub mod forms;
 pub mod jwt;
+pub mod query;
 pub mod rows;
 pub mod stripe;
+pub mod telemetry;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]

@@ -101,7 +101,8 @@ impl ProviderKeyRow {
     }
 }
 
-/// One `usage_daily` row: a day and model's totals.
+/// One `usage_daily`, `usage_by_day` or `usage_by_model` row: a day and model's totals (model `*`:
+/// all models; `usage_by_model` gives the range's first day).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct UsageDailyRow {
     pub day: String,
@@ -140,6 +141,65 @@ pub struct PlanUsageRow {
     pub percent_used: f64,
 }
 
+/// One `request_log` row: a request as the request log and its CSV show it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RequestRow {
+    pub id: i64,
+    pub created_at: String,
+    #[serde(default)]
+    pub request_id: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub provider: String,
+    pub cache_status: String,
+    #[serde(default)]
+    pub similarity: Option<f64>,
+    #[serde(default, deserialize_with = "count")]
+    pub latency_ms: u64,
+    #[serde(default, deserialize_with = "count")]
+    pub prompt_tokens: u64,
+    #[serde(default, deserialize_with = "count")]
+    pub completion_tokens: u64,
+    #[serde(default, deserialize_with = "flexible")]
+    pub cost_usd: f64,
+    #[serde(default, deserialize_with = "flexible")]
+    pub cost_saved_usd: f64,
+    #[serde(deserialize_with = "count")]
+    pub status_code: u64,
+    #[serde(default)]
+    pub error_code: Option<String>,
+}
+
+/// One `latency_daily` row: a day and cache outcome's p50 and p95.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LatencyRow {
+    pub day: String,
+    pub cache_status: String,
+    #[serde(deserialize_with = "count")]
+    pub requests: u64,
+    #[serde(deserialize_with = "flexible")]
+    pub p50_ms: f64,
+    #[serde(deserialize_with = "flexible")]
+    pub p95_ms: f64,
+}
+
+/// What `usage_upkeep` did: partitions created ahead and dropped past retention, and how many
+/// latency rollups of ended days got their percentiles.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct UsageUpkeep {
+    #[serde(default)]
+    pub created: Vec<String>,
+    #[serde(default)]
+    pub dropped: Vec<String>,
+    #[serde(default, deserialize_with = "count")]
+    pub closed: u64,
+}
+
 /// A plan (`plans`): its limits and price, as the docs show them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PlanRow {
@@ -150,6 +210,9 @@ pub struct PlanRow {
     pub monthly_requests: u64,
     #[serde(deserialize_with = "flexible")]
     pub price_usd_month: f64,
+    /// How long the request log keeps a request (days).
+    #[serde(deserialize_with = "count")]
+    pub retention_days: u64,
 }
 
 /// One `usage_alerts_due` row: an owner to tell about a threshold crossed this month.

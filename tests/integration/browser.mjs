@@ -1,8 +1,10 @@
 // Headless Chromium (Debian's chromium driven by playwright-core) for the dashboard and docs tests:
 // one browser per run, screenshots in test-output/screenshots, and an accessibility audit with
 // axe-core (WCAG 2.0/2.1 A and AA rules) that fails on any violation, naming the rule and the
-// elements. Every page a test opens is recorded, so accessibility.cases.mjs can check that each
-// kind of page visited was also audited.
+// elements, and on any Content-Security-Policy violation. Every page a test opens is recorded, so
+// accessibility.cases.mjs can check that each kind of page visited was also audited. Simple
+// Analytics' hosts are answered by stand-ins inside the browser (the machine is offline), so pages
+// load exactly as with analytics on.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,12 +47,25 @@ export async function closeBrowser() {
   browser = undefined;
 }
 
+/** What the Simple Analytics stand-ins served, per context (script loads, pixel hits). */
+export const SIMPLE_ANALYTICS_STUB = 'window.__saLoaded = (window.__saLoaded || 0) + 1;';
+
 /** A browser context whose pages are tracked (options as for browser.newContext). */
 export async function newContext(options = {}) {
   const ctx = await (await launchBrowser()).newContext(options);
   ctx.on('page', track);
+  await ctx.route('https://scripts.simpleanalyticscdn.com/**', (r) => r.fulfill({ contentType: 'application/javascript', body: SIMPLE_ANALYTICS_STUB }));
+  await ctx.route('https://queue.simpleanalyticscdn.com/**', (r) => r.fulfill({ contentType: 'image/gif', body: Buffer.from('R0lGODlhAQABAAAAACw=', 'base64') }));
+  // Runs before the page's own code and outside its CSP: records every violation the page causes.
+  await ctx.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   return ctx;
 }
+
+/** CSP violations the page has caused so far. */
+export const cspViolations = (page) => page.evaluate(() => window.__cspViolations ?? []);
 
 /** A tracked page in a context of its own. */
 export async function newPage(options = {}) {
@@ -68,6 +83,7 @@ export async function audit(page) {
     return r.violations.map((v) => ({ rule: v.id, impact: v.impact, help: v.help, elements: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`) }));
   }, WCAG_TAGS);
   pagesAudited.add(pageKind(page.url()));
+  assert.deepEqual(await cspViolations(page), [], `Content-Security-Policy violations on ${page.url()}`);
   const report = violations.map((v) => `- ${v.rule} (${v.impact}): ${v.help}\n    ${v.elements.join('\n    ')}`).join('\n');
   assert.equal(violations.length, 0, `axe-core: ${violations.length} WCAG violation(s) on ${page.url()}\n${report}`);
 }

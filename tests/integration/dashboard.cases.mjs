@@ -66,7 +66,7 @@ describe('dashboard (headless Chromium)', () => {
 
     // Per model: the table links narrow the charts to one model.
     await page.click('#models a:has-text("openai/gpt-4o-mini")');
-    await page.waitForURL(/\?model=openai%2Fgpt-4o-mini$/);
+    await page.waitForURL(/[?&]model=openai%2Fgpt-4o-mini$/);
     assert.equal(await page.textContent('#usage-title'), 'Usage, last 14 days: openai/gpt-4o-mini');
     assert.equal(await page.textContent('#stat-requests'), '2');
     await page.goto(`${projectUrl}?model=no-such-model`);
@@ -238,6 +238,15 @@ describe('dashboard (headless Chromium)', () => {
       await audit(page);
       assert.ok(!(await page.content()).includes('rest/v1'), 'no internal detail on the page');
       await shot(page, '06-error-upstream');
+      // The 5xx reaches Sentry (the capture server), without the session's token or cookie.
+      const token = (await ctx.cookies()).find((c) => c.name === 'wl_session').value;
+      const report = await eventually(async () => {
+        const all = (await (await fetch(`${h.stack.telemetry.url}/__captured`)).json()).sentry;
+        return all.find((s) => s.event.tags?.service === 'watchllm-dashboard' && s.event.tags?.route === 'GET /projects' && s.event.tags?.status === '502');
+      }, { what: 'dashboard Sentry event' });
+      assert.equal(report.event.tags.dependency, 'supabase');
+      assert.equal(report.event.exception.values[0].type, 'upstream_error');
+      assert.ok(!JSON.stringify(report).includes(token) && !JSON.stringify(report).includes('wl_session'));
     } finally {
       await h.stack.startPostrust();
     }

@@ -64,8 +64,9 @@ describe('docs', () => {
     try {
       await page.goto(url('limits'));
       const rows = await page.$$eval('.docs-body table tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())));
-      assert.deepEqual(rows.find((r) => r[0] === 'docs-test'), ['docs-test', '77', '1,234,567', '$12.50']);
-      assert.deepEqual(rows.find((r) => r[0] === 'free'), ['free', sql(`select requests_per_minute from plans where name = 'free'`), Number(sql(`select monthly_requests from plans where name = 'free'`)).toLocaleString('en-US'), '$0']);
+      assert.deepEqual(rows.find((r) => r[0] === 'docs-test'), ['docs-test', '77', '1,234,567', '$12.50', '30 days']);
+      const free = sql(`select requests_per_minute || '|' || monthly_requests || '|' || retention_days from plans where name = 'free'`).split('|');
+      assert.deepEqual(rows.find((r) => r[0] === 'free'), ['free', free[0], Number(free[1]).toLocaleString('en-US'), '$0', `${free[2]} days`]);
       const sandbox = sql(`select requests_per_minute from plans where name = 'sandbox'`);
       assert.match(await page.textContent('.docs-body'), new RegExp(`sandbox\\s+plan's\\s+${sandbox}\\s+requests per minute`));
     } finally {

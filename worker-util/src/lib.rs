@@ -1,6 +1,7 @@
 //! What both WatchLLM Workers (the proxy and the dashboard) need from the Workers platform, written
 //! once: configuration from vars and secrets ([`env`]), the clock ([`clock`]), random bytes
-//! ([`random`]) and one outbound-HTTP helper with a deadline and a typed error ([`http`]).
+//! ([`random`]), one outbound-HTTP helper with a deadline and a typed error ([`http`]), and a
+//! per-isolate "at most N per window" counter for things like error reports ([`throttle`]).
 //!
 //! The request and reply types, the errors, the clock and random bytes build natively, so code that
 //! uses them can be unit tested with `cargo test`; reading the environment and sending requests exist
@@ -11,7 +12,9 @@ pub mod clock;
 pub mod env;
 pub mod http;
 pub mod random;
+pub mod throttle;
 
 pub use clock::now_ms;
 pub use http::{HttpError, Method, Outbound, Reply};
 pub use random::{random_bytes, random_hex};
+pub use throttle::Throttle;

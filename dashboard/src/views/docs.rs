@@ -1,11 +1,11 @@
 //! The docs layout: a side navigation of every page (the current one marked), the page's own
 //! sections below its entry, and the rendered Markdown. Two columns on wide screens, one on phones.
 
-use super::document;
+use super::{document, Chrome};
 use crate::docs::{Page, Rendered, PAGES};
 use leptos::prelude::*;
 
-pub fn docs_page(email: Option<&str>, current: &Page, rendered: Rendered) -> String {
+pub fn docs_page(chrome: &Chrome, current: &Page, rendered: Rendered) -> String {
     let sections: Vec<_> = rendered
         .headings
         .iter()
@@ -38,7 +38,7 @@ pub fn docs_page(email: Option<&str>, current: &Page, rendered: Rendered) -> Str
         </div>
     }
     .into_any();
-    document(&format!("{} · Docs", current.title), email, body)
+    document(&format!("{} · Docs", current.title), chrome, body)
 }
 
 #[cfg(test)]
@@ -57,7 +57,7 @@ mod tests {
             },
         )
         .unwrap();
-        let html = docs_page(None, page, rendered);
+        let html = docs_page(&Chrome::default(), page, rendered);
         for p in PAGES {
             assert!(
                 html.contains(&format!(r#"href="{}""#, p.path())),

@@ -7,18 +7,52 @@
 
 mod docs;
 mod project;
+mod requests;
 
 pub use docs::docs_page;
-pub use project::{project_page, ProjectPage};
+pub use project::{project_page, usage_fragment, ProjectPage, UsageView};
+pub use requests::{requests_page, RequestsPage};
 
 use crate::rows::ProjectRow;
 use leptos::prelude::*;
 
 const CSS: &str = include_str!("style.css");
+/// The project page's live refresh (allowed by the CSP through its hash, see `crate::csp`).
+pub const LIVE_SCRIPT: &str = include_str!("live.js");
+pub const SIMPLE_ANALYTICS_SCRIPT: &str = "https://scripts.simpleanalyticscdn.com/latest.js";
+pub const SIMPLE_ANALYTICS_PIXEL: &str = "https://queue.simpleanalyticscdn.com/noscript.gif";
+
+/// What every page around its content depends on: who is signed in, whether page analytics are
+/// on (never on a page that shows a secret), and whether the live refresh script is included.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chrome {
+    pub email: Option<String>,
+    /// Simple Analytics' hostname when analytics are on for this page.
+    pub analytics: Option<String>,
+    pub live: bool,
+}
+
+impl Chrome {
+    /// This page shows a secret (a new key): no third-party script or pixel on it.
+    pub fn without_analytics(mut self) -> Chrome {
+        self.analytics = None;
+        self
+    }
+}
+
+/// Simple Analytics (no cookies): the script, and its pixel for browsers without JavaScript.
+fn analytics_tags(hostname: &str) -> String {
+    let host = escape(hostname);
+    let pixel_host: String = form_urlencoded::byte_serialize(hostname.as_bytes()).collect();
+    format!(
+        "<script async src=\"{SIMPLE_ANALYTICS_SCRIPT}\" data-hostname=\"{host}\"></script>\
+         <noscript><img src=\"{SIMPLE_ANALYTICS_PIXEL}?hostname={pixel_host}\" alt=\"\" referrerpolicy=\"no-referrer-when-downgrade\"></noscript>"
+    )
+}
 
 /// A whole HTML document around a rendered body.
-fn document(title: &str, email: Option<&str>, body: AnyView) -> String {
-    let email = email.map(str::to_string);
+fn document(title: &str, chrome: &Chrome, body: AnyView) -> String {
+    let email = chrome.email.clone();
     let header = view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header>
@@ -36,8 +70,18 @@ fn document(title: &str, email: Option<&str>, body: AnyView) -> String {
         <main id="main" tabindex="-1">{body}</main>
     }
     .to_html();
+    let live = if chrome.live {
+        format!("<script>{LIVE_SCRIPT}</script>")
+    } else {
+        String::new()
+    };
+    let analytics = chrome
+        .analytics
+        .as_deref()
+        .map(analytics_tags)
+        .unwrap_or_default();
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} · WatchLLM</title><style>{CSS}</style></head><body>{header}</body></html>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} · WatchLLM</title><style>{CSS}</style></head><body>{header}{live}{analytics}</body></html>",
         escape(title)
     )
 }
@@ -56,7 +100,7 @@ fn messages(notice: Option<String>, error: Option<String>) -> impl IntoView {
     }
 }
 
-pub fn login_page(error: Option<String>) -> String {
+pub fn login_page(chrome: &Chrome, error: Option<String>) -> String {
     let body = view! {
         <section>
             <h1>"Sign in to WatchLLM"</h1>
@@ -72,10 +116,10 @@ pub fn login_page(error: Option<String>) -> String {
         </section>
     }
     .into_any();
-    document("Sign in", None, body)
+    document("Sign in", chrome, body)
 }
 
-pub fn projects_page(email: &str, projects: Vec<ProjectRow>, error: Option<String>) -> String {
+pub fn projects_page(chrome: &Chrome, projects: Vec<ProjectRow>, error: Option<String>) -> String {
     let empty = projects.is_empty();
     let body = view! {
         <h1>"Projects"</h1>
@@ -95,11 +139,11 @@ pub fn projects_page(email: &str, projects: Vec<ProjectRow>, error: Option<Strin
         </section>
     }
     .into_any();
-    document("Projects", Some(email), body)
+    document("Projects", chrome, body)
 }
 
 /// The page for an error (see `crate::error::DashError::page`): what happened and where to go.
-pub fn error_page(status: u16, title: &str, message: &str, email: Option<&str>) -> String {
+pub fn error_page(status: u16, title: &str, message: &str, chrome: &Chrome) -> String {
     let (title_text, message) = (title.to_string(), message.to_string());
     let body = view! {
         <section id="error" data-status=status>
@@ -109,7 +153,7 @@ pub fn error_page(status: u16, title: &str, message: &str, email: Option<&str>) 
         </section>
     }
     .into_any();
-    document(title, email, body)
+    document(title, chrome, body)
 }
 
 #[cfg(test)]
@@ -118,7 +162,7 @@ mod tests {
 
     #[test]
     fn login_page_has_both_actions_and_escapes_errors() {
-        let html = login_page(Some("bad <b>".into()));
+        let html = login_page(&Chrome::default(), Some("bad <b>".into()));
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains(r#"value="signin""#) && html.contains(r#"value="signup""#));
         assert!(html.contains("bad &lt;b&gt;") && !html.contains("bad <b>"));
@@ -126,9 +170,33 @@ mod tests {
 
     #[test]
     fn every_page_has_a_skip_link_landmarks_and_a_focus_style() {
-        let html = projects_page("a@b.c", Vec::new(), None);
+        let chrome = Chrome {
+            email: Some("a@b.c".into()),
+            ..Default::default()
+        };
+        let html = projects_page(&chrome, Vec::new(), None);
         assert!(html.contains(r##"<a href="#main" class="skip">"##));
         assert!(html.contains(r#"<main id="main""#) && html.contains(r#"<nav aria-label="Main">"#));
         assert!(html.contains(":focus-visible{outline:3px solid"));
+        assert!(!html.contains("<script"), "no script unless asked for");
+    }
+
+    #[test]
+    fn analytics_only_when_configured_and_never_on_secret_pages() {
+        let on = Chrome {
+            analytics: Some("app.watchllm.dev".into()),
+            ..Default::default()
+        };
+        let html = login_page(&on, None);
+        assert!(html.contains(r#"<script async src="https://scripts.simpleanalyticscdn.com/latest.js" data-hostname="app.watchllm.dev"></script>"#));
+        assert!(html.contains("noscript.gif?hostname=app.watchllm.dev"));
+        let secret = login_page(&on.clone().without_analytics(), None);
+        assert!(!secret.contains("simpleanalytics"));
+        assert!(!login_page(&Chrome::default(), None).contains("simpleanalytics"));
+        let live = Chrome {
+            live: true,
+            ..Default::default()
+        };
+        assert!(login_page(&live, None).contains(&format!("<script>{LIVE_SCRIPT}</script>")));
     }
 }

@@ -1,15 +1,18 @@
-//! One project's page: usage (charts with a data table as their text alternative), API keys,
-//! provider keys, billing, cache settings and the project's own admin forms, one section each.
+//! One project's page: usage (range selector, charts with a data table as their text
+//! alternative, refreshed live by a small script), API keys, provider keys, billing, cache
+//! settings and the project's own admin forms, one section each. `usage_fragment` is the usage
+//! section alone, which the live script fetches.
 
-use super::{document, messages};
-use crate::charts::{self, Totals};
+use super::{document, messages, Chrome};
+use crate::charts::{self, LatencyDay, Totals};
+use crate::query::Range;
 use crate::rows::{KeyRow, PlanUsageRow, ProjectRow, ProviderKeyRow};
 use leptos::prelude::*;
 
 /// Everything the project page shows.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectPage {
-    pub email: String,
+    pub chrome: Chrome,
     pub project: ProjectRow,
     pub keys: Vec<KeyRow>,
     pub provider_keys: Vec<ProviderKeyRow>,
@@ -17,40 +20,75 @@ pub struct ProjectPage {
     pub new_key: Option<String>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    pub usage: UsageView,
+    pub proxy_url: String,
+}
+
+/// The usage section: figures for a range, optionally narrowed to one model.
+#[derive(Debug, Clone, Default)]
+pub struct UsageView {
+    /// The project's page path.
+    pub path: String,
+    pub range: Range,
+    pub model_filter: Option<String>,
     pub days: Vec<Totals>,
     pub models: Vec<Totals>,
+    pub latency: Vec<LatencyDay>,
     pub plan_usage: PlanUsageRow,
-    pub proxy_url: String,
-    /// The model the charts are narrowed to, if any.
-    pub model_filter: Option<String>,
+}
+
+impl UsageView {
+    /// The query string for this view, optionally narrowed to another model.
+    fn query(&self, model: Option<&str>) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.range.query_pairs() {
+            q.append_pair(k, &v);
+        }
+        if let Some(m) = model {
+            q.append_pair("model", m);
+        }
+        q.finish()
+    }
 }
 
 fn usd(v: f64) -> String {
     format!("${v:.6}")
 }
 
+/// The tabs of a project's pages.
+pub(super) fn project_nav(path: &str, requests: bool) -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Project">
+            <a href=path.to_string() aria-current=(!requests).then_some("page")>"Overview"</a>
+            <a id="requests-tab" href=format!("{path}/requests") aria-current=requests.then_some("page")>"Requests"</a>
+        </nav>
+    }
+}
+
 pub fn project_page(page: ProjectPage) -> String {
     let ProjectPage {
-        email,
+        chrome,
         project: p,
         keys,
         provider_keys,
         new_key,
         notice,
         error,
-        days,
-        models,
-        plan_usage,
+        usage,
         proxy_url,
-        model_filter,
     } = page;
     let path = format!("/projects/{}", p.id);
+    let live = format!(
+        "{path}/usage?{}",
+        usage.query(usage.model_filter.as_deref())
+    );
     let title = p.name.clone();
     let body = view! {
         <h1 id="project-name">{p.name.clone()}</h1>
+        {project_nav(&path, false)}
         {messages(notice, error)}
         {new_key.map(|k| new_key_section(k, &proxy_url))}
-        {usage_section(&path, days, models, model_filter, plan_usage)}
+        <section id="usage" data-live=live>{usage_section(usage)}</section>
         {keys_section(&path, keys)}
         {provider_keys_section(&path, provider_keys)}
         {billing_section(&path, &p)}
@@ -58,7 +96,12 @@ pub fn project_page(page: ProjectPage) -> String {
         {admin_section(&path, &p)}
     }
     .into_any();
-    document(&title, Some(&email), body)
+    document(&title, &chrome, body)
+}
+
+/// The usage section's content alone (what the live refresh swaps in).
+pub fn usage_fragment(usage: UsageView) -> String {
+    usage_section(usage).to_html()
 }
 
 fn new_key_section(key: String, proxy_url: &str) -> impl IntoView {
@@ -75,43 +118,81 @@ fn new_key_section(key: String, proxy_url: &str) -> impl IntoView {
     }
 }
 
-fn usage_section(
-    path: &str,
-    days: Vec<Totals>,
-    models: Vec<Totals>,
-    model_filter: Option<String>,
-    plan: PlanUsageRow,
-) -> impl IntoView {
-    let total = charts::overall(&days);
-    let title = match &model_filter {
-        Some(m) => format!("Usage, last 14 days: {m}"),
-        None => "Usage, last 14 days".to_string(),
+/// The range fields of a filter form (the range lives in the URL).
+pub(super) fn range_fields(range: &Range) -> impl IntoView {
+    let current = range.query_pairs()[0].1.clone();
+    let (from, to) = match range {
+        Range::Custom { from, to } => (from.to_string(), to.to_string()),
+        _ => (String::new(), String::new()),
     };
+    let options = [
+        ("24h", "Last 24 hours"),
+        ("7d", "Last 7 days"),
+        ("14d", "Last 14 days"),
+        ("30d", "Last 30 days"),
+        ("custom", "Custom dates"),
+    ];
+    view! {
+        <span class="field"><label for="range">"Range"</label>
+        <select id="range" name="range">
+            {options.into_iter().map(|(v, label)| view! { <option value=v selected=current == v>{label}</option> }).collect_view()}
+        </select></span>
+        <span class="field"><label for="from">"From (custom)"</label><input id="from" name="from" type="date" value=from/></span>
+        <span class="field"><label for="to">"To (custom)"</label><input id="to" name="to" type="date" value=to/></span>
+    }
+}
+
+/// The usage view's range selector: a plain GET form.
+fn range_form(action: &str, range: &Range, model: Option<String>) -> impl IntoView {
+    view! {
+        <form method="get" action=action.to_string() class="filters" id="range-form">
+            {range_fields(range)}
+            {model.map(|m| view! { <input type="hidden" name="model" value=m/> })}
+            <button type="submit">"Show"</button>
+        </form>
+    }
+}
+
+fn usage_section(u: UsageView) -> impl IntoView {
+    let total = charts::overall(&u.days);
+    let title = match &u.model_filter {
+        Some(m) => format!("Usage, {}: {m}", u.range.label()),
+        None => format!("Usage, {}", u.range.label()),
+    };
+    let plan = &u.plan_usage;
     let pct = plan.percent_used.min(100.0);
     let plan_text = format!(
         "Plan {}: {} of {} requests this month ({:.2}%)",
         plan.plan, plan.requests_this_month, plan.monthly_requests, plan.percent_used
     );
-    let all_models = model_filter
-        .is_some()
-        .then(|| view! { <p><a id="all-models" href=path.to_string()>"Show all models"</a></p> });
+    let all_models = u.model_filter.is_some().then(|| {
+        let href = format!("{}?{}", u.path, u.query(None));
+        view! { <p><a id="all-models" href=href>"Show all models"</a></p> }
+    });
+    let model_links: Vec<(String, Totals)> = u
+        .models
+        .iter()
+        .map(|m| (format!("{}?{}", u.path, u.query(Some(&m.key))), m.clone()))
+        .collect();
     view! {
-        <section id="usage">
-            <h2 id="usage-title">{title}</h2>
-            {all_models}
-            <div class="stat"><b id="stat-requests">{total.requests}</b>"requests"</div>
-            <div class="stat"><b id="stat-hit-rate">{format!("{:.1}%", total.hit_rate_pct())}</b>"cache hit rate"</div>
-            <div class="stat"><b id="stat-cost">{usd(total.cost_usd)}</b>"spent upstream"</div>
-            <div class="stat"><b id="stat-saved">{usd(total.cost_saved_usd)}</b>"saved by the cache"</div>
-            <h3>"Requests by cache outcome"</h3>
-            <div id="requests-chart" inner_html=charts::requests_svg(&days)></div>
-            <h3>"Cost and cost saved"</h3>
-            <div id="cost-chart" inner_html=charts::cost_svg(&days)></div>
-            {days_table(days)}
-            {models_table(path, models)}
-            <p id="plan-usage">{plan_text}</p>
-            <div class="bar" role="presentation"><div style=format!("width:{pct:.2}%")></div></div>
-        </section>
+        <h2 id="usage-title">{title}</h2>
+        {range_form(&u.path, &u.range, u.model_filter.clone())}
+        {all_models}
+        <div class="stat"><b id="stat-requests">{total.requests}</b>"requests"</div>
+        <div class="stat"><b id="stat-hit-rate">{format!("{:.1}%", total.hit_rate_pct())}</b>"cache hit rate"</div>
+        <div class="stat"><b id="stat-cost">{usd(total.cost_usd)}</b>"spent upstream"</div>
+        <div class="stat"><b id="stat-saved">{usd(total.cost_saved_usd)}</b>"saved by the cache"</div>
+        <h3>"Requests by cache outcome"</h3>
+        <div id="requests-chart" inner_html=charts::requests_svg(&u.days)></div>
+        <h3>"Cost and cost saved"</h3>
+        <div id="cost-chart" inner_html=charts::cost_svg(&u.days)></div>
+        <h3>"Latency (p50 and p95)"</h3>
+        <div id="latency-chart" inner_html=charts::latency_svg(&u.latency)></div>
+        {days_table(u.days)}
+        {latency_table(u.latency)}
+        {models_table(model_links)}
+        <p id="plan-usage">{plan_text}</p>
+        <div class="bar" role="presentation"><div style=format!("width:{pct:.2}%")></div></div>
     }
 }
 
@@ -119,7 +200,7 @@ fn usage_section(
 fn days_table(days: Vec<Totals>) -> impl IntoView {
     view! {
         <details id="usage-data">
-            <summary>"The charts as a table"</summary>
+            <summary>"Requests and cost as a table"</summary>
             <table>
                 <caption class="sr-only">"Requests, cache outcomes and cost per day"</caption>
                 <thead><tr><th scope="col">"Day"</th><th scope="col">"Requests"</th><th scope="col">"HIT"</th><th scope="col">"HIT-SEMANTIC"</th><th scope="col">"MISS"</th><th scope="col">"Errors"</th><th scope="col">"Spent"</th><th scope="col">"Saved"</th></tr></thead>
@@ -133,18 +214,35 @@ fn days_table(days: Vec<Totals>) -> impl IntoView {
     }
 }
 
-fn models_table(path: &str, models: Vec<Totals>) -> impl IntoView {
-    let path = path.to_string();
+fn latency_table(days: Vec<LatencyDay>) -> impl IntoView {
+    let cell = |p: Option<charts::Percentiles>| match p {
+        Some(p) => format!("{:.0} / {:.0}", p.p50_ms, p.p95_ms),
+        None => "–".to_string(),
+    };
+    view! {
+        <details id="latency-data">
+            <summary>"Latency as a table"</summary>
+            <table>
+                <caption class="sr-only">"p50 / p95 latency in milliseconds per day and cache outcome"</caption>
+                <thead><tr><th scope="col">"Day"</th><th scope="col">"HIT p50 / p95 (ms)"</th><th scope="col">"HIT-SEMANTIC p50 / p95 (ms)"</th><th scope="col">"MISS p50 / p95 (ms)"</th></tr></thead>
+                <tbody>
+                    {days.into_iter().map(|d| view! {
+                        <tr><th scope="row">{d.key}</th><td>{cell(d.by_status[0])}</td><td>{cell(d.by_status[1])}</td><td>{cell(d.by_status[2])}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+    }
+}
+
+fn models_table(models: Vec<(String, Totals)>) -> impl IntoView {
     view! {
         <table id="models">
             <caption class="sr-only">"Usage per model (links narrow the charts to one model)"</caption>
             <thead><tr><th scope="col">"Model"</th><th scope="col">"Requests"</th><th scope="col">"HIT"</th><th scope="col">"HIT-SEMANTIC"</th><th scope="col">"MISS"</th><th scope="col">"Errors"</th><th scope="col">"Cost"</th><th scope="col">"Saved"</th></tr></thead>
             <tbody>
-                {models.into_iter().map(|m| {
-                    let href = format!("{path}?model={}", form_urlencoded::byte_serialize(m.key.as_bytes()).collect::<String>());
-                    view! {
-                        <tr><td><a href=href>{m.key}</a></td><td>{m.requests}</td><td>{m.hits}</td><td>{m.semantic_hits}</td><td>{m.misses}</td><td>{m.errors}</td><td>{usd(m.cost_usd)}</td><td>{usd(m.cost_saved_usd)}</td></tr>
-                    }
+                {models.into_iter().map(|(href, m)| view! {
+                    <tr><td><a href=href>{m.key}</a></td><td>{m.requests}</td><td>{m.hits}</td><td>{m.semantic_hits}</td><td>{m.misses}</td><td>{m.errors}</td><td>{usd(m.cost_usd)}</td><td>{usd(m.cost_saved_usd)}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -293,7 +391,10 @@ mod tests {
 
     fn page() -> ProjectPage {
         ProjectPage {
-            email: "a@b.c".into(),
+            chrome: Chrome {
+                email: Some("a@b.c".into()),
+                ..Default::default()
+            },
             project: ProjectRow {
                 id: "p1".into(),
                 name: "Demo <app>".into(),
@@ -316,11 +417,15 @@ mod tests {
             }],
             new_key: Some("lgw_proj_SECRETSECRETSECRETSECRETSECRET12".into()),
             proxy_url: "http://localhost:8787".into(),
-            plan_usage: PlanUsageRow {
-                plan: "free".into(),
-                monthly_requests: 10000,
-                requests_this_month: 5,
-                percent_used: 0.05,
+            usage: UsageView {
+                path: "/projects/p1".into(),
+                plan_usage: PlanUsageRow {
+                    plan: "free".into(),
+                    monthly_requests: 10000,
+                    requests_this_month: 5,
+                    percent_used: 0.05,
+                },
+                ..Default::default()
             },
             ..Default::default()
         }
@@ -339,14 +444,14 @@ mod tests {
         page.new_key = None;
         let again = project_page(page.clone());
         assert!(!again.contains("SECRETSECRET"), "shown once");
-        page.models = vec![Totals {
+        page.usage.models = vec![Totals {
             key: "openai/gpt-4o".into(),
             requests: 1,
             ..Default::default()
         }];
         let linked = project_page(page.clone());
-        assert!(linked.contains(r#"href="/projects/p1?model=openai%2Fgpt-4o""#));
-        page.model_filter = Some("openai/gpt-4o".into());
+        assert!(linked.contains(r#"href="/projects/p1?range=14d&amp;model=openai%2Fgpt-4o""#));
+        page.usage.model_filter = Some("openai/gpt-4o".into());
         let filtered = project_page(page);
         assert!(filtered.contains("Usage, last 14 days: openai/gpt-4o"));
         assert!(filtered.contains(r#"id="all-models""#));
@@ -355,7 +460,7 @@ mod tests {
     #[test]
     fn every_field_has_a_label_and_charts_a_table() {
         let mut page = page();
-        page.days = vec![Totals {
+        page.usage.days = vec![Totals {
             key: "2026-11-20".into(),
             requests: 3,
             hits: 2,
@@ -363,7 +468,16 @@ mod tests {
             ..Default::default()
         }];
         let html = project_page(page);
-        for id in ["key-name", "key-kind", "provider", "provider-key", "rename"] {
+        for id in [
+            "key-name",
+            "key-kind",
+            "provider",
+            "provider-key",
+            "rename",
+            "range",
+            "from",
+            "to",
+        ] {
             assert!(html.contains(&format!(r#"<label for="{id}">"#)), "{id}");
             assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
         }

@@ -134,17 +134,11 @@ async fn apply(cfg: &Config, event: &Value, created_at: &str) -> Result<(), Dash
             plan,
             status,
         } => {
-            // Absent values are left out (the function defaults them to null).
-            let mut args = json!({"p_plan": plan, "p_status": status, "p_event_at": created_at});
-            for (k, v) in [
-                ("p_project", project_id.filter(|p| forms::is_uuid(p))),
-                ("p_customer", customer),
-                ("p_subscription", subscription),
-            ] {
-                if let Some(v) = v {
-                    args[k] = json!(v);
-                }
-            }
+            let args = json!({
+                "p_plan": plan, "p_status": status, "p_event_at": created_at,
+                "p_project": project_id.filter(|p| forms::is_uuid(p)),
+                "p_customer": customer, "p_subscription": subscription,
+            });
             let _: Value = supabase::rpc(cfg, "apply_subscription_event", &args).await?;
         }
         BillingUpdate::PaymentFailed {

@@ -1,9 +1,12 @@
 //! The dashboard's configuration, from wrangler vars and secrets (read per request: it is a few
 //! lookups, and a new deployment's values apply at once).
 
+use crate::views::Chrome;
+use watchllm_proxy::observability::SentryDsn;
 use worker::Env;
 use worker_util::env::{var, var_or};
 
+#[derive(Clone)]
 pub struct Config {
     pub supabase_url: String,
     pub anon_key: String,
@@ -15,8 +18,17 @@ pub struct Config {
     pub dashboard_url: String,
     pub stripe: StripeConfig,
     pub resend: ResendConfig,
+    /// Simple Analytics is on (recording under this hostname) when `SIMPLE_ANALYTICS_HOSTNAME` is set.
+    pub analytics_hostname: Option<String>,
+    /// Server errors and panics go to Sentry when `SENTRY_DSN` is set (and valid).
+    pub sentry_dsn: Option<SentryDsn>,
+    /// `ENVIRONMENT` (production, staging, test): tags error reports.
+    pub environment: String,
+    /// `DASHBOARD_TEST_ROUTES=1` (the test stack only) enables `/__test/*` routes.
+    pub test_routes: bool,
 }
 
+#[derive(Clone)]
 pub struct StripeConfig {
     /// Empty when billing is not set up (checkout and portal then say so).
     pub secret_key: String,
@@ -26,6 +38,7 @@ pub struct StripeConfig {
     pub prices: Vec<(String, String)>,
 }
 
+#[derive(Clone)]
 pub struct ResendConfig {
     /// Empty when email is not set up (emails are logged and skipped).
     pub api_key: String,
@@ -65,6 +78,19 @@ impl Config {
                 api_base: url(env, "RESEND_API_BASE", "https://api.resend.com"),
                 from: var_or(env, "EMAIL_FROM", "WatchLLM <notifications@watchllm.dev>"),
             },
+            analytics_hostname: var(env, "SIMPLE_ANALYTICS_HOSTNAME"),
+            sentry_dsn: var(env, "SENTRY_DSN").and_then(|d| SentryDsn::parse(&d)),
+            environment: var_or(env, "ENVIRONMENT", "production"),
+            test_routes: var(env, "DASHBOARD_TEST_ROUTES").as_deref() == Some("1"),
+        }
+    }
+
+    /// The page chrome for a visitor (analytics on when configured).
+    pub fn chrome(&self, email: Option<&str>) -> Chrome {
+        Chrome {
+            email: email.map(str::to_string),
+            analytics: self.analytics_hostname.clone(),
+            live: false,
         }
     }
 

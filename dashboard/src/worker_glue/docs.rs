@@ -7,13 +7,14 @@ use super::supabase;
 use crate::docs::{self, Vars};
 use crate::error::DashError;
 use crate::rows::PlanRow;
-use crate::views;
+use crate::views::{self, Chrome};
 use worker::Response;
 
-pub async fn page(cfg: &Config, slug: &str, email: Option<&str>) -> Result<Response, DashError> {
+pub async fn page(cfg: &Config, slug: &str, chrome: &Chrome) -> Result<Response, DashError> {
     let page = docs::find(slug).ok_or(DashError::NotFound)?;
     let plans: Vec<PlanRow> = if page.needs_plans() {
-        let path = "plans?select=name,requests_per_minute,monthly_requests,price_usd_month";
+        let path =
+            "plans?select=name,requests_per_minute,monthly_requests,price_usd_month,retention_days";
         supabase::select(cfg, path).await?
     } else {
         Vec::new()
@@ -23,5 +24,5 @@ pub async fn page(cfg: &Config, slug: &str, email: Option<&str>) -> Result<Respo
         plans: &plans,
     };
     let rendered = docs::render(page, &vars).map_err(|e| DashError::Internal(e.to_string()))?;
-    Ok(html(200, views::docs_page(email, page, rendered))?)
+    Ok(html(200, views::docs_page(chrome, page, rendered), chrome)?)
 }

@@ -11,13 +11,17 @@ mod keys;
 mod mail;
 mod projects;
 mod provider_keys;
+mod requests;
 mod respond;
 mod session;
 mod supabase;
+mod telemetry;
+mod upkeep;
 
 use crate::error::DashError;
 use crate::forms::{is_uuid, Fields};
 use crate::jwt::User;
+use crate::query::Params;
 use crate::views;
 use config::Config;
 use projects::ProjectCtx;
@@ -32,26 +36,39 @@ impl From<worker::Error> for DashError {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    console_error_panic_hook::set_once();
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    telemetry::install_panic_hook();
     let cfg = Config::from_env(&env);
+    telemetry::report_pending_panic(&cfg, &ctx);
+    let route_name = crate::telemetry::route(req.method().as_ref(), &req.path());
+    telemetry::serving(&route_name);
     let email = session::current_user(&req, &cfg).map(|u| u.email);
     match route(req, &cfg).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
             worker::console_error!("dashboard error ({}): {e}", e.status());
-            respond::error(&e, email.as_deref())
+            telemetry::report_error(&cfg, &ctx, &route_name, &e);
+            respond::error(&e, &cfg.chrome(email.as_deref()))
         }
     }
 }
 
-/// Cron: usage alerts.
+/// Cron: usage alerts, then the usage tables' upkeep.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cfg = Config::from_env(&env);
     match alerts::send_usage_alerts(&cfg).await {
         Ok(n) => worker::console_log!("usage alerts sent: {n}"),
         Err(e) => worker::console_error!("usage alerts failed: {e}"),
+    }
+    match upkeep::run(&cfg).await {
+        Ok(u) => worker::console_log!(
+            "usage upkeep: partitions created {:?}, dropped {:?}; {} day rollups closed",
+            u.created,
+            u.dropped,
+            u.closed
+        ),
+        Err(e) => worker::console_error!("usage upkeep failed: {e}"),
     }
 }
 
@@ -71,9 +88,21 @@ async fn route(mut req: Request, cfg: &Config) -> Result<Response, DashError> {
         (Method::Get, ["health"]) => return Ok(Response::ok("ok")?),
         (Method::Get, ["docs", rest @ ..]) if rest.len() <= 1 => {
             let email = session::current_user(&req, cfg).map(|u| u.email);
-            return docs::page(cfg, rest.first().copied().unwrap_or(""), email.as_deref()).await;
+            let chrome = cfg.chrome(email.as_deref());
+            return docs::page(cfg, rest.first().copied().unwrap_or(""), &chrome).await;
         }
-        (Method::Get, ["login"]) => return Ok(html(200, views::login_page(None))?),
+        (Method::Get, ["login"]) => {
+            let chrome = cfg.chrome(None);
+            return Ok(html(200, views::login_page(&chrome, None), &chrome)?);
+        }
+        // Only the test stack sets DASHBOARD_TEST_ROUTES: the panic path's Sentry report is tested.
+        #[expect(
+            clippy::panic,
+            reason = "a deliberate panic, for testing panic reports"
+        )]
+        (Method::Get, ["__test", "panic"]) if cfg.test_routes => {
+            panic!("test panic (lgw_proj_ThisLooksLikeAKeyAndMustBeScrubbed)")
+        }
         (Method::Post, ["login"]) => return session::login(&mut req, cfg, secure).await,
         (Method::Post, ["logout"]) => return session::logout(&req, cfg).await,
         (Method::Post, ["stripe", "webhook"]) => return billing::webhook(&mut req, cfg).await,
@@ -135,8 +164,12 @@ async fn project_route(
     path: &[&str],
 ) -> Result<Response, DashError> {
     if *method == Method::Get {
+        let params = Params::parse(req.url()?.query().unwrap_or_default());
         return match path {
-            [] => projects::page(req, ctx).await,
+            [] => projects::page(req, ctx, &params).await,
+            ["usage"] => projects::usage(ctx, &params).await,
+            ["requests"] => requests::page(ctx, &params).await,
+            ["requests.csv"] => requests::csv(ctx, &params).await,
             _ => Err(DashError::NotFound),
         };
     }

@@ -8,19 +8,18 @@ use super::session::cookie;
 use super::supabase::{self, owned_project};
 use crate::charts;
 use crate::cookies;
-use crate::dates;
 use crate::error::DashError;
 use crate::forms::{self, Fields, FormError, Notice};
 use crate::jwt::User;
-use crate::rows::{IdRow, KeyRow, PlanUsageRow, ProjectRow, ProviderKeyRow, UsageDailyRow};
-use crate::views::{self, ProjectPage};
+use crate::query::{self, Params, Range};
+use crate::rows::{
+    IdRow, KeyRow, LatencyRow, PlanUsageRow, ProjectRow, ProviderKeyRow, UsageDailyRow,
+};
+use crate::views::{self, Chrome, ProjectPage, UsageView};
 use serde_json::json;
 use watchllm_proxy::api_key;
 use worker::{Request, Response};
 use worker_util::now_ms;
-
-/// Days of usage the project page charts.
-const USAGE_DAYS: u64 = 14;
 
 /// A project the signed-in user owns, with what every action on it needs.
 pub struct ProjectCtx<'a> {
@@ -78,9 +77,11 @@ pub async fn list(cfg: &Config, user: &User) -> Result<Response, DashError> {
         user.id
     );
     let projects: Vec<ProjectRow> = supabase::select(cfg, &path).await?;
+    let chrome = cfg.chrome(Some(&user.email));
     Ok(html(
         200,
-        views::projects_page(&user.email, projects, None),
+        views::projects_page(&chrome, projects, None),
+        &chrome,
     )?)
 }
 
@@ -89,10 +90,9 @@ pub async fn create(cfg: &Config, user: &User, form: &Fields) -> Result<Response
     let name = match forms::project_name(form) {
         Ok(name) => name,
         Err(e) => {
-            return Ok(html(
-                400,
-                views::projects_page(&user.email, Vec::new(), Some(e.to_string())),
-            )?)
+            let chrome = cfg.chrome(Some(&user.email));
+            let page = views::projects_page(&chrome, Vec::new(), Some(e.to_string()));
+            return Ok(html(400, page, &chrome)?);
         }
     };
     let row = json!({"name": name, "owner_id": user.id, "plan": "free"});
@@ -102,23 +102,25 @@ pub async fn create(cfg: &Config, user: &User, form: &Fields) -> Result<Response
 }
 
 /// `GET /projects/<id>`: the page, with a notice from the last form and a new key shown once.
-pub async fn page(req: &Request, ctx: &ProjectCtx<'_>) -> Result<Response, DashError> {
-    let query = |name: &str| {
-        req.url()
-            .ok()?
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_string())
-    };
+pub async fn page(
+    req: &Request,
+    ctx: &ProjectCtx<'_>,
+    params: &Params,
+) -> Result<Response, DashError> {
     let new_key = cookie(req, cookies::NEW_KEY).filter(|k| api_key::parse_key(k).is_ok());
     let shown = new_key.is_some();
+    let notice = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "notice")
+        .and_then(|(_, n)| Notice::from_code(&n))
+        .map(|n| n.message().to_string());
     let state = PageState {
         new_key,
-        notice: query("notice")
-            .and_then(|n| Notice::from_code(&n))
-            .map(|n| n.message().to_string()),
+        notice,
         error: None,
-        model: query("model").filter(|m| !m.is_empty()),
+        range: Range::parse(params)?,
+        model: query::model(params)?,
     };
     let mut resp = show(ctx, state).await?;
     if shown {
@@ -126,6 +128,15 @@ pub async fn page(req: &Request, ctx: &ProjectCtx<'_>) -> Result<Response, DashE
         let cleared = cookies::new_key(&path, "", false).cleared();
         resp.headers_mut().set("set-cookie", &cleared)?;
     }
+    Ok(resp)
+}
+
+/// `GET /projects/<id>/usage`: the usage section alone, for the page's live refresh.
+pub async fn usage(ctx: &ProjectCtx<'_>, params: &Params) -> Result<Response, DashError> {
+    let usage = usage_view(ctx, Range::parse(params)?, query::model(params)?).await?;
+    let chrome = ctx.cfg.chrome(None);
+    let mut resp = html(200, views::usage_fragment(usage), &chrome)?;
+    resp.headers_mut().set("x-fragment", "usage")?;
     Ok(resp)
 }
 
@@ -166,8 +177,36 @@ pub struct PageState {
     pub new_key: Option<String>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    pub range: Range,
     /// Narrows the charts to one model (the per-model table always shows all).
     pub model: Option<String>,
+}
+
+/// The usage figures of a range (all charts follow it), optionally narrowed to one model.
+async fn usage_view(
+    ctx: &ProjectCtx<'_>,
+    range: Range,
+    model: Option<String>,
+) -> Result<UsageView, DashError> {
+    let (cfg, pid) = (ctx.cfg, ctx.id());
+    let w = range.window(now_ms());
+    let span = json!({"p_project": pid, "p_from": w.first_day.to_string(), "p_to": w.last_day.to_string()});
+    let mut narrowed = span.clone();
+    narrowed["p_model"] = json!(model);
+    let by_day: Vec<UsageDailyRow> = supabase::rpc(cfg, "usage_by_day", &narrowed).await?;
+    let by_model: Vec<UsageDailyRow> = supabase::rpc(cfg, "usage_by_model", &span).await?;
+    let latency: Vec<LatencyRow> = supabase::rpc(cfg, "latency_daily", &narrowed).await?;
+    let plan: Vec<PlanUsageRow> =
+        supabase::rpc(cfg, "plan_usage", &json!({"p_project": pid})).await?;
+    Ok(UsageView {
+        path: ctx.path(),
+        range,
+        days: charts::by_day(&by_day, w.first_day, w.last_day),
+        models: charts::by_model(&by_model),
+        latency: charts::latency_by_day(&latency, w.first_day, w.last_day),
+        model_filter: model,
+        plan_usage: plan.into_iter().next().unwrap_or_default(),
+    })
 }
 
 /// Renders the project page: keys, provider keys and usage read fresh.
@@ -181,33 +220,25 @@ pub async fn show(ctx: &ProjectCtx<'_>, state: PageState) -> Result<Response, Da
         ),
     )
     .await?;
-    let (from, to) = dates::last_days(now_ms(), USAGE_DAYS);
-    let usage: Vec<UsageDailyRow> = supabase::rpc(
-        cfg,
-        "usage_daily",
-        &json!({"p_project": pid, "p_from": from.to_string(), "p_to": to.to_string()}),
-    )
-    .await?;
-    let plan: Vec<PlanUsageRow> =
-        supabase::rpc(cfg, "plan_usage", &json!({"p_project": pid})).await?;
-    let charted: Vec<UsageDailyRow> = usage
-        .iter()
-        .filter(|r| state.model.as_deref().is_none_or(|m| r.model == m))
-        .cloned()
-        .collect();
+    let usage = usage_view(ctx, state.range, state.model).await?;
+    // A page showing a new key carries no third-party script.
+    let mut chrome = Chrome {
+        live: true,
+        ..cfg.chrome(Some(&ctx.user.email))
+    };
+    if state.new_key.is_some() {
+        chrome = chrome.without_analytics();
+    }
     let page = ProjectPage {
-        email: ctx.user.email.clone(),
+        chrome: chrome.clone(),
         project: ctx.project.clone(),
         keys,
         provider_keys,
         new_key: state.new_key,
         notice: state.notice,
         error: state.error,
-        days: charts::by_day(&charted, from, to),
-        models: charts::by_model(&usage),
-        model_filter: state.model,
-        plan_usage: plan.into_iter().next().unwrap_or_default(),
+        usage,
         proxy_url: cfg.proxy_url.clone(),
     };
-    Ok(html(200, views::project_page(page))?)
+    Ok(html(200, views::project_page(page), &chrome)?)
 }

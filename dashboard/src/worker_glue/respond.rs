@@ -1,22 +1,30 @@
-//! Building the dashboard's responses: HTML pages with the security headers every page carries,
-//! redirects (Post/Redirect/Get), JSON for the webhook, and the page for a [`DashError`].
+//! Building the dashboard's responses: HTML pages with the security headers every page carries
+//! (the CSP from `crate::csp`, matching what the page's chrome includes), redirects
+//! (Post/Redirect/Get), JSON for the webhook, and the page for a [`DashError`].
 
+use crate::csp;
 use crate::error::DashError;
+use crate::views::Chrome;
 use worker::{Headers, Response, Result};
 
-/// No scripts at all; forms post here (and may be redirected on to Stripe).
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-     form-action 'self' https://checkout.stripe.com https://billing.stripe.com; \
-     frame-ancestors 'none'; base-uri 'none'";
-
-pub fn html(status: u16, body: String) -> Result<Response> {
+/// Headers every HTML answer carries.
+pub fn html_headers(chrome: &Chrome) -> Result<Headers> {
     let h = Headers::new();
     h.set("content-type", "text/html; charset=utf-8")?;
     h.set("cache-control", "no-store")?;
     h.set("x-frame-options", "DENY")?;
-    h.set("content-security-policy", CSP)?;
+    h.set(
+        "content-security-policy",
+        &csp::policy(chrome.analytics.is_some()),
+    )?;
     h.set("referrer-policy", "same-origin")?;
-    Ok(Response::ok(body)?.with_status(status).with_headers(h))
+    Ok(h)
+}
+
+pub fn html(status: u16, body: String, chrome: &Chrome) -> Result<Response> {
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(html_headers(chrome)?))
 }
 
 pub fn redirect(to: &str) -> Result<Response> {
@@ -30,8 +38,8 @@ pub fn json(status: u16, body: serde_json::Value) -> Result<Response> {
 }
 
 /// The error's own page and status.
-pub fn error(e: &DashError, email: Option<&str>) -> Result<Response> {
-    html(e.status(), e.page(email))
+pub fn error(e: &DashError, chrome: &Chrome) -> Result<Response> {
+    html(e.status(), e.page(chrome), chrome)
 }
 
 /// Adds `Set-Cookie` values to a response.

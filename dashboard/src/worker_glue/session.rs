@@ -78,7 +78,7 @@ pub async fn refresh(
 pub async fn login(req: &mut Request, cfg: &Config, secure: bool) -> Result<Response, DashError> {
     let form = match forms::login(&Fields::parse(&req.bytes().await?)) {
         Ok(form) => form,
-        Err(e) => return Ok(html(400, views::login_page(Some(e.to_string())))?),
+        Err(e) => return login_again(cfg, e.to_string()),
     };
     let path = if form.signup {
         "signup"
@@ -108,7 +108,17 @@ pub async fn login(req: &mut Request, cfg: &Config, secure: bool) -> Result<Resp
             .message()
             .to_string()
     };
-    Ok(html(400, views::login_page(Some(message)))?)
+    login_again(cfg, message)
+}
+
+/// The sign-in form again, with what went wrong.
+fn login_again(cfg: &Config, message: String) -> Result<Response, DashError> {
+    let chrome = cfg.chrome(None);
+    Ok(html(
+        400,
+        views::login_page(&chrome, Some(message)),
+        &chrome,
+    )?)
 }
 
 /// `POST /logout`: ends the session at Supabase Auth (best effort) and clears both cookies.

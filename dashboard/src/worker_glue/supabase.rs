@@ -70,14 +70,21 @@ pub async fn delete(cfg: &Config, path: &str) -> Result<(), DashError> {
     checked(call(cfg, Method::Delete, path, None).await?).map(drop)
 }
 
-/// `POST /rest/v1/rpc/<function>` with named arguments.
+/// `POST /rest/v1/rpc/<function>` with named arguments. Null arguments are left out, so the
+/// function's own default (null) applies: PostgREST servers differ in how they pass a JSON null.
 pub async fn rpc<T: DeserializeOwned>(
     cfg: &Config,
     function: &str,
     args: &Value,
 ) -> Result<T, DashError> {
+    let mut args = args.clone();
+    if let Value::Object(map) = &mut args {
+        map.retain(|_, v| !v.is_null());
+    }
     let path = format!("rpc/{function}");
-    decode(&checked(call(cfg, Method::Post, &path, Some(args)).await?)?)
+    decode(&checked(
+        call(cfg, Method::Post, &path, Some(&args)).await?,
+    )?)
 }
 
 /// The REST path of one project, filtered by its owner as well (never by id alone).
