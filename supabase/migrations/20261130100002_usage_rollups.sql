@@ -11,8 +11,9 @@
 --   charts read this table only: a day of the all-models chart is one row, nothing is merged at
 --   read time. No view shows latency per key, so the per-key rows carry no histogram: writing
 --   histograms costs the log insert more than all the counters together.
--- usage_monthly: per project and UTC calendar month, every request (hits included): the figure
---   plan_usage, the usage alerts and the proxy's monthly quota agree on, one row to read.
+-- usage_monthly: per project and UTC calendar month, the requests the proxy counted against the
+--   plan (live keys' billable rows, cache hits included; see 20261130000001_monthly_quotas.sql):
+--   the figure plan_usage, the usage alerts and the proxy's monthly quota agree on, one row.
 -- All three are written by a statement-level trigger with a transition table, in the same
 -- transaction as the log batch, so charts and rows never disagree and the proxy's bulk insert is
 -- unchanged. Concurrent batches upsert the same rows with additive updates (rows locked in key
@@ -211,6 +212,7 @@ begin
   insert into usage_monthly as m (project_id, month, requests)
   select n.project_id, date_trunc('month', n.created_at at time zone 'utc')::date, count(*)
   from new_rows n
+  where n.billable and n.key_kind = 'live'
   group by 1, 2
   order by 1, 2
   on conflict (project_id, month) do update set requests = m.requests + excluded.requests;
@@ -317,6 +319,7 @@ create table usage_logs (
   error_code text,
   created_at timestamptz not null default now(),
   upstream_attempts smallint not null default 0,
+  billable boolean not null default false,
   primary key (id, created_at)
 ) partition by range (created_at);
 create index if not exists usage_logs_project_time_id_idx on usage_logs (project_id, created_at, id);
@@ -333,11 +336,11 @@ select ensure_usage_partitions(
 -- projects keep their history. Ids are kept (request-log cursors stay valid).
 insert into usage_logs (id, request_id, project_id, api_key_id, key_kind, endpoint, model, provider, cache_status,
   status_code, prompt_tokens, completion_tokens, cost_usd, cost_saved_usd, tokens_saved, latency_ms, similarity,
-  error_code, created_at, upstream_attempts)
+  error_code, created_at, upstream_attempts, billable)
 overriding system value
 select id, request_id, project_id, api_key_id, key_kind, endpoint, model, provider, cache_status,
   status_code, prompt_tokens, completion_tokens, cost_usd, cost_saved_usd, tokens_saved, latency_ms, similarity,
-  error_code, created_at, upstream_attempts
+  error_code, created_at, upstream_attempts, billable
 from usage_logs_unpartitioned;
 select setval(pg_get_serial_sequence('usage_logs', 'id'), coalesce((select max(id) from usage_logs), 0) + 1, false);
 drop table usage_logs_unpartitioned;
@@ -433,7 +436,7 @@ as $$
   order by 1, 2
 $$;
 
--- This calendar month's requests (UTC, every request) against the plan: one row read.
+-- This calendar month's counted requests (UTC; live keys' billable rows) against the plan: one row read.
 create or replace function plan_usage(p_project uuid)
 returns table (plan text, monthly_requests integer, requests_this_month bigint, percent_used numeric)
 language sql stable

@@ -36,7 +36,9 @@ function batch(pid, keyId, n, seed) {
       request_id: `rollup-${k}`,
       project_id: pid,
       api_key_id: Math.floor(k / 5) % 3 ? keyId : null,
-      key_kind: 'live',
+      key_kind: k % 13 === 0 ? 'test' : 'live',
+      // Refused requests (rate limit, quota) are logged but not counted against the plan.
+      billable: k % 10 !== 0,
       endpoint: 'chat.completions',
       model: ['openai/gpt-4o-mini', 'claude-3-haiku'][Math.floor(k / 7) % 2],
       provider: 'openrouter',
@@ -67,10 +69,11 @@ describe('usage rollups, partitions and retention', () => {
     assert.equal(rolled.split('\n').length, 24, 'two days x two models x two keys x three outcomes');
     assert.equal(rolled, recount(sql, project.id));
     assert.equal(byModel(sql, project.id), byModelRecount(sql, project.id), 'per model (and all models), latency histograms included');
-    assert.equal(sql(`select sum(requests) from usage_monthly where project_id = '${project.id}'`), '2400');
+    const counted = `project_id = '${project.id}' and billable and key_kind = 'live'`;
+    assert.equal(sql(`select sum(requests) from usage_monthly where project_id = '${project.id}'`), sql(`select count(*) from usage_logs where ${counted}`));
     const [plan] = await h.admin.rpc('plan_usage', { p_project: project.id });
-    const thisMonth = sql(`select count(*) from usage_logs where project_id = '${project.id}' and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`);
-    assert.equal(String(plan.requests_this_month), thisMonth, 'plan_usage: every request of the UTC month, one row read');
+    const thisMonth = sql(`select count(*) from usage_logs where ${counted} and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`);
+    assert.equal(String(plan.requests_this_month), thisMonth, 'plan_usage: the live keys’ billable requests of the UTC month, one row read');
   });
 
   test('the migration moves existing rows into monthly partitions and builds their rollups', async () => {
@@ -86,9 +89,9 @@ describe('usage rollups, partitions and retention', () => {
       applyMigrations(run, { before: ROLLUP_MIGRATION });
       assert.equal(run(`select relkind from pg_class where relname = 'usage_logs'`), 'r', 'a plain table before');
       const pid = run(`insert into projects (name) values ('history') returning id`);
-      run(`insert into usage_logs (request_id, project_id, endpoint, model, cache_status, status_code, prompt_tokens, latency_ms, cost_usd, created_at)
+      run(`insert into usage_logs (request_id, project_id, endpoint, model, cache_status, status_code, prompt_tokens, latency_ms, cost_usd, created_at, key_kind, billable)
         select 'h' || i, '${pid}', 'chat.completions', 'm' || (i % 3), (array['HIT', 'HIT-SEMANTIC', 'MISS'])[i % 3 + 1], case when i % 9 = 0 then 500 else 200 end,
-          i % 13, i % 700, 0.0001, now() - make_interval(days => i % 75, mins => i)
+          i % 13, i % 700, 0.0001, now() - make_interval(days => i % 75, mins => i), 'live', i % 4 <> 0
         from generate_series(1, 3000) i`);
       const ids = run(`select min(id) || '-' || max(id) || '-' || count(*) from usage_logs`);
 
@@ -100,9 +103,9 @@ describe('usage rollups, partitions and retention', () => {
       assert.equal(run(`select count(distinct tableoid) from usage_logs`), months, 'rows in their month’s partition');
       assert.equal(rollups(run, pid), recount(run, pid), 'rollups built from the existing rows');
       assert.equal(byModel(run, pid), byModelRecount(run, pid));
-      assert.equal(run(`select sum(requests) from usage_monthly where project_id = '${pid}'`), '3000');
-      run(`insert into usage_logs (request_id, project_id, endpoint, cache_status, status_code) values ('after', '${pid}', 'chat.completions', 'MISS', 200)`);
-      assert.equal(run(`select sum(requests) from usage_monthly where project_id = '${pid}'`), '3001', 'new rows roll up too');
+      assert.equal(run(`select sum(requests) from usage_monthly where project_id = '${pid}'`), '2250', 'the billable rows, kept by the move');
+      run(`insert into usage_logs (request_id, project_id, endpoint, cache_status, status_code, key_kind, billable) values ('after', '${pid}', 'chat.completions', 'MISS', 200, 'live', true)`);
+      assert.equal(run(`select sum(requests) from usage_monthly where project_id = '${pid}'`), '2251', 'new rows roll up too');
       assert.ok(Number(run(`select max(id) from usage_logs`)) > Number(ids.split('-')[1]), 'ids continue after the old ones');
     } finally {
       run(`drop database if exists ${db}`, 'postgres');
