@@ -290,7 +290,7 @@ function workerdPids() {
 
 /**
  * The proxy (build/) in plain workerd through Miniflare, with the stack's configuration, on
- * `port`: what production runs, without wrangler dev's dev-server layers (its inspector, its
+ * `port` (0: any free port): what production runs, without wrangler dev's dev-server layers (its inspector, its
  * proxy worker), for the benchmark and the soak. Returns its URL and workerd's process id.
  */
 export async function startWorkerd(stack, { port, vars = {} }) {
@@ -319,7 +319,14 @@ export async function startWorkerd(stack, { port, vars = {} }) {
       }
     },
   });
-  const url = String(await mf.ready).replace(/\/$/, '');
+  let url;
+  try {
+    url = String(await mf.ready).replace(/\/$/, '');
+  } catch (e) {
+    // (A half-started workerd would keep the process alive.)
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
   const pid = Number(workerdPids().find((p) => !before.has(p)));
   return { url, pid, dispose: () => mf.dispose() };
 }

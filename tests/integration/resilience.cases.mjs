@@ -1,7 +1,7 @@
 // Resilience: one retry on connect errors and on 5xx where a retry is safe, and concurrent
 // identical misses collapsed into one upstream call.
 import { after, before, describe, test } from 'node:test';
-import { startWorkerd, TEST_PORTS } from '../../tools/stack.mjs';
+import { startWorkerd } from '../../tools/stack.mjs';
 import assert from 'node:assert/strict';
 import { call, chat, eventually, h, newProject, sql, unique, upstreamRequests } from './harness.mjs';
 
@@ -86,7 +86,7 @@ describe('clients that hang up', () => {
   after(async () => worker?.dispose());
 
   test('streamed misses cancelled midway: each logged (499 if cut short), and the isolate keeps its memory', async () => {
-    worker = await startWorkerd(h.stack, { port: TEST_PORTS.worker + 4 });
+    worker = await startWorkerd(h.stack, { port: 0 });
     const { key } = await newProject();
     const health = async () => (await (await fetch(`${worker.url}/health`)).json()).checks.proxy.isolate;
     const chat = (key, content) => call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] }, base: worker.url });

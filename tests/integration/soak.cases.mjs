@@ -4,7 +4,7 @@
 // it breaks the stack's dependencies on purpose.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorkerd, TEST_PORTS } from '../../tools/stack.mjs';
+import { startWorkerd } from '../../tools/stack.mjs';
 import { runSoak } from '../../tools/soak.mjs';
 import { h } from './harness.mjs';
 
@@ -13,7 +13,7 @@ describe('chaos soak (20 s)', () => {
   after(async () => worker?.dispose());
 
   test('under load and faults: no wrong answers, no malformed responses, 5xx only inside fault windows, recovery within 2 s, no usage rows lost', async () => {
-    worker = await startWorkerd(h.stack, { port: TEST_PORTS.worker + 3 });
+    worker = await startWorkerd(h.stack, { port: 0 });
     const { checks } = await runSoak(h.stack, { worker, seconds: 20, log: (line) => console.log(`    ${line}`) });
     const failed = checks.filter((c) => !c.ok);
     assert.deepEqual(failed, [], failed.map((c) => `${c.name}: ${c.detail}`).join('\n'));
