@@ -13,6 +13,14 @@
 //! | `X-WatchLLM-Similarity-Threshold: t` | this request's semantic threshold, never below the project's floor |
 //!
 //! Responses say what was done (`response_cache_control`, and `Age` on hits).
+//!
+//! Browsers write `Cache-Control: no-cache` (or `max-age=0`) and `Pragma: no-cache` on their own
+//! whenever their HTTP cache is off for a request: DevTools' "Disable cache", fetch's cache modes,
+//! test browsers with request interception. Read as the page's wish, every call from such a page
+//! would miss. So a browser's request (`Sec-Fetch-Mode` present) that carries `Pragma: no-cache`
+//! has those two reading directives ignored, as CDNs ignore them; a page that wants a fresh answer
+//! sends `X-WatchLLM-Refresh-Cache`. Other directives (`s-maxage`, `stale-if-error`, `no-store`),
+//! which browsers never add, count as usual.
 
 use crate::cache_entry::CacheEntry;
 use crate::error::ApiError;
@@ -111,6 +119,15 @@ fn directives(value: Option<&str>) -> Result<Directives, ApiError> {
     Ok(d)
 }
 
+/// Whether a browser wrote the request's `no-cache` itself (see the module comment).
+fn browser_cache_off(header: &impl Fn(&str) -> Option<String>) -> bool {
+    let pragma_no_cache = header("pragma").is_some_and(|p| {
+        p.split(',')
+            .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+    });
+    pragma_no_cache && header("sec-fetch-mode").is_some()
+}
+
 /// The cache namespace a request names (`X-WatchLLM-Cache-Namespace`), trimmed; a 400 for an
 /// empty, overlong or non-printable one.
 pub fn parse_namespace(value: Option<String>) -> Result<Option<String>, ApiError> {
@@ -144,7 +161,11 @@ impl CacheControls {
         header: impl Fn(&str) -> Option<String>,
         policy: &CachePolicy,
     ) -> Result<CacheControls, ApiError> {
-        let cc = directives(header("cache-control").as_deref())?;
+        let mut cc = directives(header("cache-control").as_deref())?;
+        if browser_cache_off(&header) {
+            cc.no_cache = false;
+            cc.max_age = None;
+        }
         let (threshold, threshold_clamped_from) = match header(THRESHOLD_HEADER) {
             None => (policy.threshold, None),
             Some(v) => match v.trim().parse::<f32>() {
@@ -351,6 +372,54 @@ mod tests {
         assert_eq!(c.miss_detail(true), CacheDetail::Stored);
         assert_eq!(c.miss_detail(false), CacheDetail::Unavailable);
         assert!(c.response_headers().is_empty());
+    }
+
+    #[test]
+    fn a_browsers_own_no_cache_does_not_turn_caching_off() {
+        let browser = [
+            ("cache-control", "no-cache"),
+            ("pragma", "no-cache"),
+            ("sec-fetch-mode", "cors"),
+        ];
+        let c = controls(&browser).unwrap();
+        assert!(
+            c.reads_cache() && !c.refresh,
+            "DevTools' Disable cache, fetch cache modes"
+        );
+        let reload = controls(&[
+            ("cache-control", "max-age=0"),
+            ("pragma", "no-cache"),
+            ("sec-fetch-mode", "cors"),
+        ])
+        .unwrap();
+        assert_eq!(reload.max_age_secs, None);
+        // Without the browser's signature, no-cache is the caller's: refresh.
+        assert!(
+            controls(&[("cache-control", "no-cache"), ("sec-fetch-mode", "cors")])
+                .unwrap()
+                .refresh
+        );
+        assert!(
+            controls(&[("cache-control", "no-cache"), ("pragma", "no-cache")])
+                .unwrap()
+                .refresh
+        );
+        // Directives browsers never add still count; the WatchLLM header still refreshes.
+        let kept = controls(&[
+            ("cache-control", "no-cache, no-store, stale-if-error=60"),
+            ("pragma", "no-cache"),
+            ("sec-fetch-mode", "cors"),
+        ])
+        .unwrap();
+        assert!(kept.bypass && kept.stale_if_error_secs == Some(60));
+        let refresh = controls(&[
+            ("cache-control", "no-cache"),
+            ("pragma", "no-cache"),
+            ("sec-fetch-mode", "cors"),
+            (REFRESH_HEADER, "true"),
+        ])
+        .unwrap();
+        assert!(refresh.refresh);
     }
 
     #[test]

@@ -76,6 +76,9 @@ describe('browser clients (the official openai SDK in a web page)', () => {
     return { result };
   };
 
+  // Playwright's request interception (browser.mjs) turns Chromium's HTTP cache off, so every call
+  // here carries the Cache-Control: no-cache and Pragma: no-cache a browser with DevTools' "Disable
+  // cache" sends: the second call is a HIT all the same (src/controls.rs).
   test('plain, cached (X-WatchLLM-Cache read by the page) and streamed calls from another origin', async () => {
     const { key } = await newProject({ kind: 'test' });
     const { result } = await run(key, 'browser-sdk');
