@@ -10,7 +10,9 @@
 // answer that names another question or another project is a wrong answer. It prints, and
 // `runSoak` returns, the figures and checks: wrong answers, malformed responses, 5xx outside the
 // fault windows and their kinds inside, recovery after each fault, usage rows against
-// authenticated requests, and workerd's memory.
+// authenticated requests, and workerd's memory. `npm run soak` then runs a trivial Worker for as
+// long (SOAK_BASELINE=0 skips it): workerd's resident memory grows with the request count whatever
+// the Worker, so the isolate's own figures (WebAssembly memory, L1) are the ones checked.
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -390,6 +392,45 @@ export async function runSoak(stack, { worker, seconds = 90, clients = 32, seed 
   return { figures, checks };
 }
 
+/**
+ * The same number of clients against a trivial JavaScript Worker in plain workerd, for as long:
+ * how much workerd's own resident memory grows with the request count alone (its allocator keeps
+ * what it touched), to read the proxy's RSS figures against.
+ */
+export async function baselineMemory({ seconds, clients = 32 }) {
+  const { Miniflare } = await import('miniflare');
+  const workerdPids = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+  const before = new Set(workerdPids());
+  const mf = new Miniflare({
+    modules: true,
+    script: `export default { async fetch(req) { const asked = await req.text(); return Response.json({ id: crypto.randomUUID(), object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: asked.slice(0, 400) } }] }); } }`,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  try {
+    const url = String(await mf.ready);
+    const pid = Number(workerdPids().find((p) => !before.has(p)));
+    const start = workerdMemory(pid);
+    let sent = 0;
+    const until = Date.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (Date.now() < until) {
+        const r = await fetch(url, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: `baseline ${sent++}` }] }) });
+        await r.text();
+      }
+    }));
+    return { sent, start: Number(start.toFixed(1)), end: Number(workerdMemory(pid).toFixed(1)) };
+  } finally {
+    await mf.dispose();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.env.SOAK_SECONDS || 90);
   const stack = await startStack({ ports: SOAK_PORTS, quiet: true, workerVars: SOAK_WORKER_VARS });
@@ -407,6 +448,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     failed = checks.some((c) => !c.ok);
   } finally {
     await stack.stop();
+  }
+  if (process.env.SOAK_BASELINE !== '0') {
+    const b = await baselineMemory({ seconds });
+    console.log(`  baseline: a trivial JavaScript Worker in the same workerd, ${b.sent} requests from 32 clients in ${seconds} s: RSS ${b.start} MiB at the start, ${b.end} MiB at the end`);
   }
   if (failed) {
     console.log('soak: FAILED');
