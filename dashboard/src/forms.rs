@@ -17,6 +17,10 @@ pub const PROVIDER_KEY_CHARS: std::ops::RangeInclusive<usize> = 8..=512;
 pub const THRESHOLD: std::ops::RangeInclusive<f64> = 0.5..=1.0;
 /// Cache TTL the settings accept: one minute to thirty days.
 pub const TTL_SECS: std::ops::RangeInclusive<u64> = 60..=2_592_000;
+/// Most origins a project's allow-list may hold.
+pub const ORIGINS_MAX: usize = 50;
+/// A rejected origin is named in the message up to this many characters.
+const ENTRY_SHOWN_CHARS: usize = 80;
 
 /// The fields of a submitted form (`application/x-www-form-urlencoded`), values trimmed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,7 +46,7 @@ impl Fields {
 }
 
 /// A form that cannot be applied, with the message the page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
     #[error("Enter your email and a password.")]
     Credentials,
@@ -54,6 +58,16 @@ pub enum FormError {
     ProviderKey,
     #[error("Threshold must be 0.5 to 1 and TTL 60 s to 30 days.")]
     CacheSettings,
+    #[error("Threshold floor must be empty (no floor) or 0.5 to 1.")]
+    ThresholdFloor,
+    /// A floor above the project's own threshold would refuse what requests get by default.
+    #[error("Threshold floor cannot be above the threshold: requests that ask for no threshold use the threshold.")]
+    FloorAboveThreshold,
+    /// One entry of the allowed origins (shown cut to 80 characters) is not an origin.
+    #[error("Allowed origins: \"{0}\" is not an origin. Enter one per line as scheme and host, like https://app.example.com or http://localhost:3000 (no path), or https://*.example.com for every subdomain.")]
+    Origin(String),
+    #[error("Allowed origins: at most 50 entries.")]
+    TooManyOrigins,
     #[error("Billing is not available right now.")]
     BillingPlan,
     #[error("No subscription to manage yet.")]
@@ -164,6 +178,13 @@ pub struct CacheSettings {
     pub threshold: f64,
     pub ttl_secs: u64,
     pub embedder: Embedder,
+    /// The lowest threshold a request may ask for; `None` (stored null) when left empty.
+    pub threshold_floor: Option<f64>,
+    /// Every request must name a cache namespace.
+    pub require_namespace: bool,
+    /// The web origins the project's keys work from, normalised; `None` (stored null: any
+    /// origin) when left empty.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 pub fn cache_settings(f: &Fields) -> Result<CacheSettings, FormError> {
@@ -176,6 +197,19 @@ pub fn cache_settings(f: &Fields) -> Result<CacheSettings, FormError> {
     let (Some(threshold), Some(ttl_secs)) = (threshold, ttl) else {
         return Err(FormError::CacheSettings);
     };
+    let threshold_floor = match f.get("threshold_floor") {
+        "" => None,
+        floor => Some(
+            floor
+                .parse()
+                .ok()
+                .filter(|t| THRESHOLD.contains(t))
+                .ok_or(FormError::ThresholdFloor)?,
+        ),
+    };
+    if threshold_floor.is_some_and(|floor| floor > threshold) {
+        return Err(FormError::FloorAboveThreshold);
+    }
     Ok(CacheSettings {
         semantic: f.get("semantic") == "on",
         threshold,
@@ -184,7 +218,90 @@ pub fn cache_settings(f: &Fields) -> Result<CacheSettings, FormError> {
             "openai" => Embedder::OpenAi,
             _ => Embedder::Local,
         },
+        threshold_floor,
+        require_namespace: f.get("require_namespace") == "on",
+        allowed_origins: allowed_origins(f.get("allowed_origins"))?,
     })
+}
+
+/// The allowed origins as typed: entries separated by line breaks, spaces or commas, each
+/// normalised ([`origin`]), duplicates dropped, at most [`ORIGINS_MAX`]. Nothing entered is
+/// `None`: any origin.
+pub fn allowed_origins(text: &str) -> Result<Option<Vec<String>>, FormError> {
+    let mut list: Vec<String> = Vec::new();
+    for entry in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|e| !e.is_empty())
+    {
+        let o = origin(entry)
+            .ok_or_else(|| FormError::Origin(entry.chars().take(ENTRY_SHOWN_CHARS).collect()))?;
+        if !list.contains(&o) {
+            list.push(o);
+        }
+    }
+    if list.len() > ORIGINS_MAX {
+        return Err(FormError::TooManyOrigins);
+    }
+    Ok(Some(list).filter(|l| !l.is_empty()))
+}
+
+/// One web origin as browsers send it in `Origin`: `http` or `https`, `://`, a host name (or
+/// `*.` and a domain: every subdomain, as the proxy matches it), an IPv4 address or a bracketed
+/// IPv6 one, an optional port; no user, path, query or fragment (one trailing `/` is dropped).
+/// Scheme and host are lowercased and a default port (`:443` for https, `:80` for http) is
+/// dropped, since browsers never send it. `None` when it is not an origin.
+pub fn origin(entry: &str) -> Option<String> {
+    let entry = entry.trim();
+    let entry = entry.strip_suffix('/').unwrap_or(entry);
+    let (scheme, authority) = entry.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let authority = authority.to_ascii_lowercase();
+    let (host, port) = match authority.rsplit_once(':') {
+        // A bracketed IPv6 address holds colons of its own.
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority.as_str(), None),
+    };
+    let host_ok = match host.strip_prefix("*.") {
+        Some(domain) => domain.contains('.') && is_host_name(domain),
+        None => is_host_name(host) || is_ipv6_literal(host),
+    };
+    if !host_ok {
+        return None;
+    }
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(p) if p == default_port => Some(format!("{scheme}://{host}")),
+        Some(p) if !p.starts_with('0') && p.parse::<u16>().is_ok_and(|n| n > 0) => {
+            Some(format!("{scheme}://{host}:{p}"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// A DNS name (or an IPv4 address, which has the same shape): dot-separated labels of 1 to 63
+/// lowercase letters, digits and inner hyphens, at most 253 characters.
+fn is_host_name(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// `[...]` holding an IPv6 address.
+fn is_ipv6_literal(host: &str) -> bool {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|addr| addr.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
 /// The plans a project can buy through Checkout.
@@ -372,7 +489,10 @@ mod tests {
                 semantic: true,
                 threshold: 0.9,
                 ttl_secs: 600,
-                embedder: Embedder::OpenAi
+                embedder: Embedder::OpenAi,
+                threshold_floor: None,
+                require_namespace: false,
+                allowed_origins: None,
             }
         );
         let off = cache_settings(&fields("threshold=1&ttl=60&embedder=other")).unwrap();
@@ -391,6 +511,168 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn cache_settings_take_a_floor_a_namespace_requirement_and_origins() {
+        let s = cache_settings(&fields(
+            "threshold=0.95&ttl=600&threshold_floor=0.9&require_namespace=on&allowed_origins=https%3A%2F%2FApp.Example.com%2F%0D%0Ahttp%3A%2F%2Flocalhost%3A3000",
+        ))
+        .unwrap();
+        assert_eq!(s.threshold_floor, Some(0.9));
+        assert!(s.require_namespace);
+        assert_eq!(
+            s.allowed_origins.unwrap(),
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        let none = cache_settings(&fields(
+            "threshold=0.95&ttl=600&threshold_floor=&allowed_origins=+%0D%0A+",
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                none.threshold_floor,
+                none.require_namespace,
+                none.allowed_origins
+            ),
+            (None, false, None),
+            "empty fields store null"
+        );
+        let equal = cache_settings(&fields("threshold=0.9&ttl=600&threshold_floor=0.9")).unwrap();
+        assert_eq!(
+            equal.threshold_floor,
+            Some(0.9),
+            "a floor may equal the threshold"
+        );
+        for (bad, e) in [
+            ("threshold_floor=0.49", FormError::ThresholdFloor),
+            ("threshold_floor=1.01", FormError::ThresholdFloor),
+            ("threshold_floor=0", FormError::ThresholdFloor),
+            ("threshold_floor=high", FormError::ThresholdFloor),
+            ("threshold_floor=0.96", FormError::FloorAboveThreshold),
+            (
+                "allowed_origins=https%3A%2F%2Fa.example+example.com",
+                FormError::Origin("example.com".into()),
+            ),
+        ] {
+            let body = format!("threshold=0.95&ttl=600&{bad}");
+            assert_eq!(cache_settings(&fields(&body)), Err(e), "{bad}");
+        }
+        assert_eq!(
+            cache_settings(&fields("threshold=2&ttl=600&threshold_floor=0.9")),
+            Err(FormError::CacheSettings),
+            "the threshold is checked first"
+        );
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        for (entry, want) in [
+            ("https://app.example.com", "https://app.example.com"),
+            ("HTTPS://App.Example.COM/", "https://app.example.com"),
+            ("  http://localhost:3000  ", "http://localhost:3000"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            ("http://app.example.com:80/", "http://app.example.com"),
+            ("http://app.example.com:443", "http://app.example.com:443"),
+            (
+                "https://app.example.com:8443",
+                "https://app.example.com:8443",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://[::1]:5173", "http://[::1]:5173"),
+            ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
+            ("https://*.Example.com", "https://*.example.com"),
+            (
+                "https://xn--bcher-kva.example",
+                "https://xn--bcher-kva.example",
+            ),
+        ] {
+            assert_eq!(origin(entry).as_deref(), Some(want), "{entry}");
+        }
+    }
+
+    #[test]
+    fn anything_but_an_http_origin_is_refused() {
+        for bad in [
+            "example.com",
+            "//example.com",
+            "ftp://example.com",
+            "chrome-extension://abcdef",
+            "https://",
+            "https:///",
+            "https://example.com/app",
+            "https://example.com//",
+            "https://example.com?x=1",
+            "https://example.com#top",
+            "https://user@example.com",
+            "https://example.com:",
+            "https://example.com:0",
+            "https://example.com:65536",
+            "https://example.com:080",
+            "https://example.com:http",
+            "https://exa_mple.com",
+            "https://-example.com",
+            "https://example..com",
+            "https://example.com.",
+            "https://bücher.example",
+            "https://*",
+            "https://*.com",
+            "https://a.*.example.com",
+            "https://[::1",
+            "https://[not-ip]",
+            "null",
+            "*",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn origin_lists_split_dedupe_cap_and_name_the_bad_entry() {
+        let list = allowed_origins(
+            "https://a.example,https://b.example https://A.example/\r\n\r\n\thttp://c.example:8080,",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            list,
+            [
+                "https://a.example",
+                "https://b.example",
+                "http://c.example:8080"
+            ]
+        );
+        assert_eq!(allowed_origins(" , \n "), Ok(None));
+        let e = allowed_origins("https://ok.example\nhttps://ok.example/path").unwrap_err();
+        assert_eq!(e, FormError::Origin("https://ok.example/path".into()));
+        assert!(e
+            .to_string()
+            .contains("\"https://ok.example/path\" is not an origin"));
+        let long = format!("https://{}", "a".repeat(200));
+        match allowed_origins(&long) {
+            Err(FormError::Origin(shown)) => assert_eq!(shown.chars().count(), 80),
+            other => panic!("{other:?}"),
+        }
+        let fifty: Vec<String> = (0..50).map(|i| format!("https://s{i}.example")).collect();
+        assert_eq!(
+            allowed_origins(&fifty.join("\n")).unwrap().unwrap().len(),
+            50
+        );
+        let mut fifty_one = fifty.clone();
+        fifty_one.push("https://one-more.example".into());
+        assert_eq!(
+            allowed_origins(&fifty_one.join("\n")),
+            Err(FormError::TooManyOrigins)
+        );
+        fifty_one[50] = "https://S0.example".into();
+        assert_eq!(
+            allowed_origins(&fifty_one.join("\n"))
+                .unwrap()
+                .unwrap()
+                .len(),
+            50,
+            "duplicates count once"
+        );
     }
 
     #[test]

@@ -9,6 +9,11 @@ use serde::{Deserialize, Deserializer};
 
 /// `numeric` values as `f64`, whether sent as a number or a string; null is 0.
 fn flexible<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    optional(d).map(Option::unwrap_or_default)
+}
+
+/// Like [`flexible`], for columns where null means "not set".
+fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Num {
@@ -17,10 +22,15 @@ fn flexible<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Null(()),
     }
     match Num::deserialize(d)? {
-        Num::Number(n) => Ok(n),
-        Num::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
-        Num::Null(()) => Ok(0.0),
+        Num::Number(n) => Ok(Some(n)),
+        Num::Text(s) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+        Num::Null(()) => Ok(None),
     }
+}
+
+/// A `real` as the settings form shows it (they come back as 0.949999988).
+fn rounded(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 /// Counts as `u64`, whether sent as a number or a string (`bigint` may be either).
@@ -52,6 +62,15 @@ pub struct ProjectRow {
     /// `local` or `openai`.
     #[serde(default)]
     pub semantic_embedder: String,
+    /// The lowest threshold a request may ask for; `None` when not set.
+    #[serde(default, deserialize_with = "optional")]
+    pub similarity_threshold_floor: Option<f64>,
+    /// Every request must send `X-WatchLLM-Cache-Namespace`.
+    #[serde(default)]
+    pub require_cache_namespace: bool,
+    /// The web origins the project's keys work from; `None` (or empty): any.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
     #[serde(default)]
     pub subscription_status: Option<String>,
     #[serde(default)]
@@ -61,7 +80,22 @@ pub struct ProjectRow {
 impl ProjectRow {
     /// The threshold as the settings form shows it (`real` columns come back as 0.949999988).
     pub fn threshold_rounded(&self) -> f64 {
-        (self.similarity_threshold * 1000.0).round() / 1000.0
+        rounded(self.similarity_threshold)
+    }
+
+    /// The floor as the settings form shows it: empty when there is none.
+    pub fn floor_text(&self) -> String {
+        self.similarity_threshold_floor
+            .map(|f| rounded(f).to_string())
+            .unwrap_or_default()
+    }
+
+    /// The allowed origins as the settings form shows them: one a line, empty for any origin.
+    pub fn origins_text(&self) -> String {
+        self.allowed_origins
+            .as_deref()
+            .unwrap_or_default()
+            .join("\n")
     }
 }
 
@@ -303,6 +337,20 @@ mod tests {
         assert_eq!(p.stripe_customer_id, None);
         let p: ProjectRow = from_value(json!({"id": "p", "name": "n", "plan": "pro", "similarity_threshold": 0.949999988, "cache_ttl_secs": 600, "stripe_customer_id": null})).unwrap();
         assert_eq!((p.threshold_rounded(), p.cache_ttl_secs), (0.95, 600));
+        assert_eq!(
+            (p.floor_text(), p.require_cache_namespace, p.origins_text()),
+            (String::new(), false, String::new()),
+            "no floor, no namespace required, any origin"
+        );
+        let p: ProjectRow = from_value(json!({"id": "p", "name": "n", "plan": "pro", "similarity_threshold_floor": 0.899999976, "require_cache_namespace": true, "allowed_origins": ["https://a.example", "https://*.b.example"]})).unwrap();
+        assert_eq!(p.floor_text(), "0.9");
+        assert!(p.require_cache_namespace);
+        assert_eq!(p.origins_text(), "https://a.example\nhttps://*.b.example");
+        let p: ProjectRow = from_value(json!({"id": "p", "name": "n", "plan": "pro", "similarity_threshold_floor": null, "allowed_origins": null})).unwrap();
+        assert_eq!(
+            (p.similarity_threshold_floor, p.allowed_origins),
+            (None, None)
+        );
     }
 
     #[test]

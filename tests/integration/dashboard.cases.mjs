@@ -108,10 +108,54 @@ describe('dashboard (headless Chromium)', () => {
     assert.equal(sql(`select semantic_cache_enabled || '|' || similarity_threshold || '|' || cache_ttl_secs || '|' || semantic_embedder from projects where id = '${projectId}'`), 'false|0.9|600|openai');
     assert.equal(await page.locator('select[name=embedder]').inputValue(), 'openai');
 
+    // Threshold floor, required namespace and allowed origins: bad values are explained and
+    // nothing is saved; saved ones are enforced by the proxy for the project's key.
+    const controls = () => sql(`select coalesce(similarity_threshold_floor::text, 'none') || '|' || require_cache_namespace || '|' || coalesce(array_to_string(allowed_origins, ','), 'any') from projects where id = '${projectId}'`);
+    await page.fill('#threshold-floor', '0.95');
+    await page.click('text=Save settings');
+    await page.waitForSelector('text=floor cannot be above the threshold');
+    await page.fill('#allowed-origins', 'https://app.example.com\nexample.com/app');
+    await page.click('text=Save settings');
+    await page.waitForSelector('text=is not an origin');
+    assert.match(await page.textContent('[role=alert]'), /"example\.com\/app" is not an origin/);
+    await audit(page);
+    assert.equal(controls(), 'none|false|any', 'nothing saved');
+    await page.fill('#threshold-floor', '0.85');
+    await page.check('input[name=require_namespace]');
+    await page.fill('#allowed-origins', 'HTTPS://App.Example.com/, https://*.example.org');
+    await page.click('text=Save settings');
+    await page.waitForSelector('text=Cache settings saved.');
+    assert.equal(controls(), '0.85|true|https://app.example.com,https://*.example.org');
+    assert.equal(await page.inputValue('#allowed-origins'), 'https://app.example.com\nhttps://*.example.org');
+    assert.equal(await page.inputValue('#threshold-floor'), '0.85');
+    assert.ok(await page.isChecked('input[name=require_namespace]'));
+    await audit(page);
+    await shot(page, '04-settings');
+    const unnamed = await eventually(async () => {
+      const r = await chat(key, unique('no namespace'));
+      return r.status === 400 && r;
+    }, { timeoutMs: 8000, what: 'namespace required' });
+    assert.equal(unnamed.json.error.param, 'X-WatchLLM-Cache-Namespace');
+    const ns = { 'x-watchllm-cache-namespace': 'user-1' };
+    const listed = await chat(key, unique('listed origin'), {}, { ...ns, origin: 'https://app.example.com', 'x-watchllm-similarity-threshold': '0.6' });
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.headers.get('x-watchllm-similarity-threshold'), '0.85; clamped-from=0.6', 'the floor applies');
+    const subdomain = await chat(key, unique('wildcard origin'), {}, { ...ns, origin: 'https://shop.example.org' });
+    assert.equal(subdomain.status, 200, subdomain.text);
+    const foreign = await chat(key, unique('foreign origin'), {}, { ...ns, origin: 'https://not-listed.example' });
+    assert.equal(foreign.status, 403, foreign.text);
+    assert.equal(foreign.json.error.code, 'origin_not_allowed');
+    // Emptied, the fields store null again: any origin, no floor.
+    await page.fill('#threshold-floor', '');
+    await page.fill('#allowed-origins', '');
+    await page.uncheck('input[name=require_namespace]');
+    await page.click('text=Save settings');
+    await eventually(() => controls() === 'none|false|any', { what: 'settings cleared' });
+
     // Revoking the key stops it at the proxy (after the proxy's short auth cache).
     await page.click('#keys tr:has-text("live") button:has-text("Revoke")');
     await page.waitForSelector('text=Key revoked.');
-    await shot(page, '04-revoked');
+    await shot(page, '05-revoked');
     await eventually(async () => (await chat(key, unique('after revoke'))).status === 401, { timeoutMs: 8000, what: 'revoked key refused' });
 
     // Another user cannot see or touch this project.

@@ -362,6 +362,19 @@ fn settings_section(path: &str, p: &ProjectRow) -> impl IntoView {
                     <option value="local" selected=!openai>"In the Worker (free, instant)"</option>
                     <option value="openai" selected=openai>"OpenAI embeddings (your OpenAI key; catches rewordings)"</option>
                 </select></label>
+                <fieldset>
+                    <legend>"Per-request controls"</legend>
+                    <label for="threshold-floor">"Threshold floor (optional) "</label>
+                    <input id="threshold-floor" name="threshold_floor" type="number" step="0.01" min="0.5" max="1" value=p.floor_text() aria-describedby="threshold-floor-help"/>
+                    <p id="threshold-floor-help">"The lowest threshold a request may ask for with X-WatchLLM-Similarity-Threshold (lower ones are raised to it); at most the threshold. Empty: no floor."</p>
+                    <label><input type="checkbox" name="require_namespace" value="on" checked=p.require_cache_namespace/>" Require a cache namespace (requests without X-WatchLLM-Cache-Namespace get 400)"</label>
+                </fieldset>
+                <fieldset>
+                    <legend>"Browser access"</legend>
+                    <label for="allowed-origins">"Allowed origins"</label>
+                    <textarea id="allowed-origins" name="allowed_origins" rows="4" cols="40" spellcheck="false" autocomplete="off" aria-describedby="allowed-origins-help">{p.origins_text()}</textarea>
+                    <p id="allowed-origins-help">"One a line, like https://app.example.com or https://*.example.com; at most 50. Web pages from other origins get 403. Empty: any origin. Requests from servers (no Origin header) are not affected."</p>
+                </fieldset>
                 <button type="submit">"Save settings"</button>
             </form>
         </section>
@@ -458,6 +471,26 @@ mod tests {
     }
 
     #[test]
+    fn settings_show_the_floor_the_namespace_switch_and_the_origins() {
+        let mut page = page();
+        let html = project_page(page.clone());
+        assert!(html.contains(
+            r#"name="threshold_floor" type="number" step="0.01" min="0.5" max="1" value="""#
+        ));
+        assert!(!html.contains(r#"name="require_namespace" value="on" checked"#));
+        page.project.similarity_threshold_floor = Some(0.899999976);
+        page.project.require_cache_namespace = true;
+        page.project.allowed_origins = Some(vec![
+            "https://a.example".into(),
+            "https://*.b.example".into(),
+        ]);
+        let html = project_page(page);
+        assert!(html.contains(r#"value="0.9""#));
+        assert!(html.contains(r#"name="require_namespace" value="on" checked"#));
+        assert!(html.contains("https://a.example\nhttps://*.b.example</textarea>"));
+    }
+
+    #[test]
     fn every_field_has_a_label_and_charts_a_table() {
         let mut page = page();
         page.usage.days = vec![Totals {
@@ -477,6 +510,8 @@ mod tests {
             "range",
             "from",
             "to",
+            "threshold-floor",
+            "allowed-origins",
         ] {
             assert!(html.contains(&format!(r#"<label for="{id}">"#)), "{id}");
             assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");

@@ -64,7 +64,7 @@ impl ProjectCtx<'_> {
     }
 }
 
-/// The project `pid` if `user` owns it.
+/// The project `pid` if `user` owns it, every column (the settings form shows them all).
 pub async fn owned(cfg: &Config, pid: &str, user: &User) -> Result<Option<ProjectRow>, DashError> {
     let rows: Vec<ProjectRow> = supabase::select(cfg, &owned_project(pid, &user.id)).await?;
     Ok(rows.into_iter().next())
@@ -159,13 +159,22 @@ pub async fn delete(ctx: &ProjectCtx<'_>, form: &Fields) -> Result<Response, Das
     Ok(redirect("/projects")?)
 }
 
-/// `POST /projects/<id>/settings`: the semantic cache's switch, threshold, TTL and embedder.
+/// `POST /projects/<id>/settings`: the semantic cache's switch, threshold, TTL and embedder, the
+/// per-request controls (threshold floor, required namespace) and the allowed origins.
 pub async fn settings(ctx: &ProjectCtx<'_>, form: &Fields) -> Result<Response, DashError> {
     let s = match forms::cache_settings(form) {
         Ok(s) => s,
         Err(e) => return ctx.form_error(e).await,
     };
-    let patch = json!({"semantic_cache_enabled": s.semantic, "similarity_threshold": s.threshold, "cache_ttl_secs": s.ttl_secs, "semantic_embedder": s.embedder.as_str()});
+    let patch = json!({
+        "semantic_cache_enabled": s.semantic,
+        "similarity_threshold": s.threshold,
+        "cache_ttl_secs": s.ttl_secs,
+        "semantic_embedder": s.embedder.as_str(),
+        "similarity_threshold_floor": s.threshold_floor,
+        "require_cache_namespace": s.require_namespace,
+        "allowed_origins": s.allowed_origins,
+    });
     supabase::update(ctx.cfg, &ctx.rest_path(), &patch).await?;
     ctx.back(Notice::SettingsSaved)
 }
