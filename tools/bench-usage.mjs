@@ -57,7 +57,7 @@ try {
   // recent requests, from 5 projects, each using 2 models and 2 keys; "worst": every row of a
   // batch a different project, model, key and outcome (nothing for the rollups to combine).
   const MODELS = ['openai/gpt-4o-mini', 'claude-3-haiku', 'gpt-4o', 'llama3-8b'];
-  const row = (k, p, model, key) => ({ request_id: `w-${k}`, project_id: ids[p], api_key_id: keys[p][key], key_kind: 'live', endpoint: 'chat.completions', model: MODELS[model], provider: 'openrouter', cache_status: ['HIT', 'HIT-SEMANTIC', 'MISS'][k % 3], status_code: 200, prompt_tokens: 10, completion_tokens: 20, cost_usd: 0.0001, cost_saved_usd: 0, tokens_saved: 0, latency_ms: k % 900, similarity: null, error_code: null, upstream_attempts: 1 });
+  const row = (k, p, model, key) => ({ billable: true, request_id: `w-${k}`, project_id: ids[p], api_key_id: keys[p][key], key_kind: 'live', endpoint: 'chat.completions', model: MODELS[model], provider: 'openrouter', cache_status: ['HIT', 'HIT-SEMANTIC', 'MISS'][k % 3], status_code: 200, prompt_tokens: 10, completion_tokens: 20, cost_usd: 0.0001, cost_saved_usd: 0, tokens_saved: 0, latency_ms: k % 900, similarity: null, error_code: null, upstream_attempts: 1 });
   const batches = {
     typical: (b) => Array.from({ length: BATCH }, (_, i) => {
       const p = (b * 5 + (i % 5)) % PROJECTS;
@@ -98,11 +98,11 @@ try {
   const t0 = performance.now();
   for (let start = 0; start < ROWS; start += CHUNK) {
     const end = Math.min(ROWS, start + CHUNK);
-    sql(`insert into usage_logs (request_id, project_id, api_key_id, key_kind, endpoint, model, provider, cache_status, status_code, prompt_tokens, completion_tokens, cost_usd, cost_saved_usd, latency_ms, created_at)
+    sql(`insert into usage_logs (request_id, project_id, api_key_id, key_kind, endpoint, model, provider, cache_status, status_code, prompt_tokens, completion_tokens, cost_usd, cost_saved_usd, latency_ms, created_at, billable)
       select 's' || i, p.id, (p.keys)[(i / ${PROJECTS}) % 3 + 1], 'live', 'chat.completions',
         (array['openai/gpt-4o-mini', 'claude-3-haiku', 'gpt-4o', 'llama3-8b'])[(i / ${PROJECTS * 3}) % 4 + 1], 'openrouter',
         (array['HIT', 'HIT-SEMANTIC', 'MISS'])[(i / ${PROJECTS * 12}) % 3 + 1], case when i % 53 = 0 then 502 else 200 end, 10, 20, 0.0001, 0.0001, (i::bigint * 7919) % 900 + 1,
-        now() - (i * (interval '365 days' / ${ROWS}))
+        now() - (i * (interval '365 days' / ${ROWS})), i % 41 <> 0
       from generate_series(${start + 1}, ${end}) i
       join (select row_number() over (order by id) - 1 as k, id, (select array_agg(a.id order by a.id) from api_keys a where a.project_id = pr.id) as keys
             from projects pr where name like 'bench-%') p on p.k = i % ${PROJECTS}`);
