@@ -51,13 +51,25 @@ impl Literal {
 
     /// The literal written so that `split` reads it back as the same literal.
     pub fn render(&self) -> String {
+        self.render_after("")
+    }
+
+    /// The literal written after `before` so that `split` reads it back as the same literal: a
+    /// quoted literal takes quotes that close nothing left open in `before` (a stray '“' there
+    /// would take the literal's '"' as its end), or is written as code when its own text would
+    /// close such a quote or holds backticks (which would pair with code written after it).
+    pub fn render_after(&self, before: &str) -> String {
         let t = &self.text;
         match self.kind {
             LiteralKind::Token => t.clone(),
-            LiteralKind::Block => format!("\n{t}\n"),
+            LiteralKind::Block => commonmark::render_block(t),
             LiteralKind::Code => {
                 let fence = "`".repeat(longest_run(t, '`') + 1);
-                let pad = if t.starts_with('`') || t.ends_with('`') {
+                // Reading strips one space at each end when both ends have one (and the code is
+                // not all spaces), and backticks at an end would join the fence.
+                let spaced =
+                    t.starts_with(' ') && t.ends_with(' ') && !t.trim_matches(' ').is_empty();
+                let pad = if t.starts_with('`') || t.ends_with('`') || spaced {
                     " "
                 } else {
                     ""
@@ -65,9 +77,36 @@ impl Literal {
                 format!("{fence}{pad}{t}{pad}{fence}")
             }
             LiteralKind::Quoted => {
+                // Quote characters `before` leaves open in its prose.
+                let open: Vec<char> = if before.contains(|c| closers(c).is_some()) {
+                    split(before)
+                        .iter()
+                        .filter_map(|s| match s {
+                            Span::Prose(p) => Some(*p),
+                            Span::Literal(_) => None,
+                        })
+                        .flat_map(|p| p.chars().filter(|c| closers(*c).is_some()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let closes_open = |c: char| {
+                    open.iter()
+                        .any(|o| closers(*o).is_some_and(|cs| cs.contains(&c)))
+                };
+                // A line break would not survive as code: such a literal keeps its quotes.
+                if (t.contains('`') || t.chars().any(closes_open)) && !t.contains('\n') {
+                    return Literal::new(LiteralKind::Code, t.as_str()).render();
+                }
+                // A pair none of whose closing characters is in the text ('“' is also closed by
+                // '"'), so the text cannot end early when it is read back.
                 let (open, close) = [('"', '"'), ('“', '”'), ('«', '»'), ('‹', '›')]
                     .into_iter()
-                    .find(|(o, c)| !t.contains(*o) && !t.contains(*c))
+                    .find(|(o, c)| {
+                        !t.contains(*o)
+                            && closers(*o).is_some_and(|cs| !t.contains(cs))
+                            && !closes_open(*c)
+                    })
                     .unwrap_or(('"', '"'));
                 format!("{open}{t}{close}")
             }
@@ -89,11 +128,11 @@ pub fn split(text: &str) -> Vec<Span<'_>> {
     let mut out = Vec::new();
     let mut at = 0;
     for (range, literal) in code_spans(text) {
-        split_prose(&text[at..range.start], &mut out);
+        split_prose(&text[at..range.start], at > 0, &mut out);
         out.push(Span::Literal(literal));
         at = range.end;
     }
-    split_prose(&text[at..], &mut out);
+    split_prose(&text[at..], at > 0, &mut out);
     out
 }
 
@@ -153,8 +192,10 @@ fn closing_quote(text: &str, open: usize, q: char) -> Option<usize> {
     None
 }
 
-/// Splits prose into quoted literals, verbatim tails and the prose around them.
-fn split_prose<'a>(text: &'a str, out: &mut Vec<Span<'a>>) {
+/// Splits prose into quoted literals, verbatim tails and the prose around them; `after_literal`:
+/// the prose follows code (see `at_sentence_start`), as the prose after a quote does.
+fn split_prose<'a>(text: &'a str, after_literal: bool, out: &mut Vec<Span<'a>>) {
+    let mut after_literal = after_literal;
     let mut at = 0;
     let mut prev: Option<char> = None;
     let mut iter = text.char_indices().peekable();
@@ -164,8 +205,15 @@ fn split_prose<'a>(text: &'a str, out: &mut Vec<Span<'a>>) {
             && prev.is_none_or(opens_before)
             && next.is_some_and(|n| !n.is_whitespace());
         if can_open {
-            if let Some(close) = closing_quote(text, i, c) {
-                split_verbatim(&text[at..i], out);
+            // Backticks in a quote over lines cannot be written back (as code, the line break
+            // would go; in quotes, they would pair with code after them): no quote then.
+            let writable = |close: &usize| {
+                let inner = &text[i + c.len_utf8()..*close];
+                !(inner.contains('`') && inner.contains('\n'))
+            };
+            if let Some(close) = closing_quote(text, i, c).filter(writable) {
+                split_verbatim(&text[at..i], after_literal, out);
+                after_literal = true;
                 let inner = &text[i + c.len_utf8()..close];
                 out.push(Span::Literal(Literal::new(LiteralKind::Quoted, inner)));
                 let close_len = text[close..].chars().next().map_or(1, char::len_utf8);
@@ -180,7 +228,26 @@ fn split_prose<'a>(text: &'a str, out: &mut Vec<Span<'a>>) {
         }
         prev = Some(c);
     }
-    split_verbatim(&text[at..], out);
+    split_verbatim(&text[at..], after_literal, out);
+}
+
+/// Whether a word, written on its own between spaces, has a quote character that could open a
+/// quote (see `split_prose`: at the start of the word or after opening punctuation, before more
+/// of it), as in ",\"A" or "x-'y". `split` found no quote there, or the word would not be one;
+/// what kept the quote from closing may be a blank line the normalised text writes otherwise.
+pub fn may_open_quote(word: &str) -> bool {
+    let mut prev: Option<char> = None;
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        if closers(c).is_some()
+            && prev.is_none_or(opens_before)
+            && chars.peek().is_some_and(|n| !n.is_whitespace())
+        {
+            return true;
+        }
+        prev = Some(c);
+    }
+    false
 }
 
 /// Cues after which the rest of the sentence is to be reproduced as written. Matched on whole
@@ -235,7 +302,7 @@ const REPRODUCING_VERBS: [&str; 16] = [
 ];
 
 /// The first cue in `lower` at or after `from` that counts where it stands: (its start, its end).
-fn find_cue(lower: &str, from: usize) -> Option<(usize, usize)> {
+fn find_cue(lower: &str, from: usize, after_literal: bool) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize)> = None;
     for (cue, place) in VERBATIM_CUES {
         let mut at = from;
@@ -245,11 +312,7 @@ fn find_cue(lower: &str, from: usize) -> Option<(usize, usize)> {
             let after = lower[pos + cue.len()..].chars().next();
             let whole_word = before.is_none_or(|c| !c.is_alphanumeric())
                 && after.is_none_or(|c| !c.is_alphanumeric());
-            let sentence_start = lower[..pos]
-                .trim_end()
-                .chars()
-                .next_back()
-                .is_none_or(|c| matches!(c, '.' | '!' | '?' | '\n' | ':'));
+            let sentence_start = at_sentence_start(&lower[..pos], after_literal);
             let after_verb = || {
                 let colon = lower[pos + cue.len()..]
                     .trim_start_matches([' ', '\t'])
@@ -278,19 +341,167 @@ fn find_cue(lower: &str, from: usize) -> Option<(usize, usize)> {
     best
 }
 
-/// Byte offset where a verbatim tail starts in `text`: after its cue, any cue chained to it
-/// ("answer with exactly:") and a colon. None if there is no cue or nothing after it.
-fn verbatim_start(text: &str) -> Option<usize> {
-    let lower = text.to_ascii_lowercase();
-    let skip_separators =
-        |at: usize| at + (text[at..].len() - text[at..].trim_start_matches([':', ' ', '\t']).len());
-    let (_, cue_end) = find_cue(&lower, 0)?;
-    let mut start = skip_separators(cue_end);
-    while let Some((pos, end)) = find_cue(&lower, start).filter(|(pos, _)| *pos == start) {
-        debug_assert_eq!(pos, start);
-        start = skip_separators(end);
+/// Symbols that stand for words ("%" for "percent", "$5") or are written as code in the
+/// normalised text (backticks, tildes).
+pub(crate) const WORD_SYMBOLS: &str = "%×÷+^=<>&$€£¥₹#@`~";
+
+/// Words a sentence may open with before a cue that must start it ("Please say hi", "Hi, say
+/// hi"): the normalised text drops them, and the cue then starts its sentence.
+const BEFORE_START: [&str; 37] = [
+    "please",
+    "kindly",
+    "pls",
+    "plz",
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "yo",
+    "greetings",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "there",
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "tysm",
+    "cheers",
+    "you",
+    "in",
+    "advance",
+    "very",
+    "much",
+    "so",
+    "lot",
+    "ok",
+    "okay",
+    "a",
+    "an",
+    "the",
+    "can",
+    "could",
+    "would",
+    "will",
+];
+
+/// Whether `before` (lowercase) ends where a sentence starts: with nothing but punctuation and
+/// the words above after a sentence end, a line break or the start ("\"Say: hi", "Fine.\n- Say
+/// hi", "Please say hi"). Symbols that stand for words ("%", "+", "$") count as words, and so do
+/// backticks and tildes, which the normalised text writes as code: prose after code or a quote
+/// (`after_literal`, which the normalised text may write where there was none) starts no
+/// sentence before its first sentence end.
+fn at_sentence_start(before: &str, after_literal: bool) -> bool {
+    let sentence = match before.rfind(['.', '!', '?', '\n', ':']) {
+        Some(i) => &before[i + 1..],
+        None if after_literal => return false,
+        None => before,
+    };
+    // A greeting that opens the sentence may name someone up to its comma ("Hi ChatGPT, say hi",
+    // "the hi there Bob, say hi"): the normalised text drops them with the greeting. Any words
+    // count as the name here: a cue after a name the greeting keeps counts too, and its text is
+    // then a literal either way.
+    let words = |clause: &'_ str| -> Vec<String> {
+        clause
+            .split(|c: char| !(c.is_alphanumeric() || WORD_SYMBOLS.contains(c)))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let before_start = |w: &String| BEFORE_START.contains(&w.as_str());
+    let mut first = true;
+    clauses(sentence).into_iter().all(|clause| {
+        let ws = words(clause);
+        let greeting = first
+            && ws
+                .iter()
+                .position(|w| GREETING_WORDS.contains(&w.as_str()))
+                .is_some_and(|g| ws[..g].iter().all(before_start));
+        // Clauses of words that go do not stand before the greeting ("The, hi Bob, say hi").
+        first &= ws.iter().all(before_start);
+        greeting || ws.iter().all(before_start)
+    })
+}
+
+/// A sentence's clauses: split at commas, but not those inside a number ("1,000").
+fn clauses(sentence: &str) -> Vec<&str> {
+    let bytes = sentence.as_bytes();
+    let digit = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (i, c) in sentence.char_indices() {
+        if c == ',' && !(digit(i.checked_sub(1)) && digit(Some(i + 1))) {
+            out.push(&sentence[at..i]);
+            at = i + 1;
+        }
     }
-    (start < text.len()).then_some(start)
+    out.push(&sentence[at..]);
+    out
+}
+
+/// The words of greetings (see `normalize::courtesy::GREETINGS`).
+const GREETING_WORDS: [&str; 14] = [
+    "yo",
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "greetings",
+    "there",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "ok",
+    "okay",
+    "so",
+];
+
+/// Byte offset where a verbatim tail starts in `text`: after its cue, any cue chained to it
+/// ("answer with exactly:"), and a colon with the line breaks after it (the text may stand on the
+/// next line). None if no cue has text after it: a cue without a colon that ends its sentence
+/// ("Say. ...") or its line ("say\nhi") introduces nothing, and the next cue is tried. After a
+/// colon, punctuation is text ("Answer with exactly: !").
+fn verbatim_start(text: &str, after_literal: bool) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    // The offset after the separators at `at`, and whether they hold a colon.
+    let skip_separators = |at: usize| {
+        let rest = &text[at..];
+        let spaced = rest.trim_start_matches([' ', '\t']);
+        let colon = spaced.starts_with(':');
+        let skipped = if colon {
+            spaced.trim_start_matches([':', ' ', '\t', '\r', '\n'])
+        } else {
+            spaced
+        };
+        (at + (rest.len() - skipped.len()), colon)
+    };
+    let mut from = 0;
+    while let Some((_, cue_end)) = find_cue(&lower, from, after_literal) {
+        let (mut start, mut colon) = skip_separators(cue_end);
+        while let Some((pos, end)) =
+            find_cue(&lower, start, after_literal).filter(|(pos, _)| *pos == start)
+        {
+            debug_assert_eq!(pos, start);
+            let (next, more_colon) = skip_separators(end);
+            start = next;
+            colon |= more_colon;
+        }
+        let mut tail = text[start..].chars();
+        let nothing_after = match tail.next() {
+            None | Some('\n' | '\r') => true,
+            // The end of a sentence, as `verbatim_end` reads it.
+            Some('.' | '!' | '?') => !colon && tail.next().is_none_or(char::is_whitespace),
+            Some(_) => false,
+        };
+        if !nothing_after {
+            return Some(start);
+        }
+        from = cue_end;
+    }
+    None
 }
 
 /// Where a verbatim tail starting at `start` ends: the end of its line or sentence.
@@ -308,9 +519,11 @@ fn verbatim_end(text: &str, start: usize) -> usize {
     text.len()
 }
 
-fn split_verbatim<'a>(text: &'a str, out: &mut Vec<Span<'a>>) {
+fn split_verbatim<'a>(text: &'a str, after_literal: bool, out: &mut Vec<Span<'a>>) {
     let mut rest = text;
-    while let Some(start) = verbatim_start(rest) {
+    let mut after_literal = after_literal;
+    while let Some(start) = verbatim_start(rest, after_literal) {
+        after_literal = false;
         let end = verbatim_end(rest, start);
         let literal = rest[start..end].trim_end();
         if literal.is_empty() {
@@ -391,6 +604,25 @@ mod tests {
             ["Hello World."]
         );
         assert_eq!(literals("Say Hello"), ["Hello"]);
+        assert_eq!(
+            literals("Fine\nSay Hello"),
+            ["Hello"],
+            "at the start of a line"
+        );
+        assert_eq!(
+            literals("(Say Hello"),
+            ["Hello"],
+            "after opening punctuation"
+        );
+        assert_eq!(literals("Please say Hello"), ["Hello"], "after politeness");
+        assert!(literals("`` Say Hello").is_empty(), "not after backticks");
+        assert_eq!(literals("`x` say Hello"), ["x"], "not after code");
+        assert_eq!(literals("Use 'x' say Hello"), ["x"], "not after a quote");
+        assert_eq!(
+            literals("Can you say Hello"),
+            ["Hello"],
+            "after a request opener"
+        );
         assert!(
             literals("How do you say hello in French?").is_empty(),
             "'say' is a cue only at the start of a sentence"
@@ -399,6 +631,30 @@ mod tests {
         assert!(literals("What exactly is quantum computing?").is_empty());
         assert_eq!(literals("Copy this verbatim: Hello there"), ["Hello there"]);
         assert_eq!(literals("Write exactly Hello World"), ["Hello World"]);
+        assert_eq!(
+            literals("Answer with exactly:\nhi"),
+            ["hi"],
+            "on the next line"
+        );
+        assert!(
+            literals("say\nhello").is_empty(),
+            "a line break without a colon ends the cue's line"
+        );
+        assert!(
+            literals("Say. Then stop").is_empty(),
+            "a cue that ends its sentence"
+        );
+        assert_eq!(literals("Say.\nSay Hello"), ["Hello"], "the next cue");
+        assert_eq!(
+            literals("Hi iPhone, say: please"),
+            ["please"],
+            "after a greeting and a name"
+        );
+        assert_eq!(
+            literals("Answer with exactly: ! now"),
+            ["!"],
+            "punctuation after a colon"
+        );
     }
 
     #[test]
@@ -423,6 +679,11 @@ mod tests {
             "Fix:\n```py\nx = 1\n```\nnow",
             "Reverse 'AbC' and \"x 'y'\"",
             "Answer with exactly: Please hold",
+            "Quote 'a\"' now",
+            "Run ``  !  `` now",
+            "Say: ``, x. `y`",
+            "'.``\na'\"`",
+            "``` \\\\,",
         ] {
             let spans = split(text);
             let rendered: String = spans
@@ -513,6 +774,32 @@ mod commonmark {
         let (cols, bytes) = indent(line);
         let rest = line[bytes..].trim_end_matches([' ', '\t', '\r']);
         cols <= 3 && rest.len() >= len && rest.chars().all(|x| x == c)
+    }
+
+    /// A block's one form (see `block`) written as a fence that reads back as the same block: of
+    /// tildes when its info string has a backtick, longer than any fence line inside it.
+    pub fn render_block(t: &str) -> String {
+        let inner = t.strip_prefix("```").unwrap_or(t);
+        let inner = inner.strip_suffix("\n```").unwrap_or(inner);
+        let (info, body) = inner.split_once('\n').unwrap_or((inner, ""));
+        let c = if info.contains('`') { '~' } else { '`' };
+        let longest_inside = body
+            .split('\n')
+            .filter_map(|line| {
+                let (cols, bytes) = indent(line);
+                let rest = line[bytes..].trim_end_matches([' ', '\t', '\r']);
+                (cols <= 3 && !rest.is_empty() && rest.chars().all(|x| x == c))
+                    .then(|| rest.chars().count())
+            })
+            .max()
+            .unwrap_or(0);
+        let fence: String = std::iter::repeat_n(c, longest_inside.max(2) + 1).collect();
+        // "~~~ ~~~x": an info string that starts with the fence's character stands apart.
+        let space = if info.starts_with(c) { " " } else { "" };
+        // The info string is read with backslash escapes (see `unescape`): its backslashes are
+        // written escaped ("\\," reads back as "\,", not ",").
+        let info = info.replace('\\', "\\\\");
+        format!("\n{fence}{space}{info}\n{body}\n{fence}\n")
     }
 
     /// A block in one form; whitespace at its end is invisible and not compared.

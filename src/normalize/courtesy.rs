@@ -3,7 +3,7 @@
 //! the thing talked about).
 
 use super::{matches_at, Token};
-use crate::literals::LiteralKind;
+use crate::literals::{LiteralKind, WORD_SYMBOLS};
 
 /// Requests phrased as questions to the assistant, dropped at the start of a sentence.
 pub(super) const REQUEST_OPENERS: [&[&str]; 14] = [
@@ -129,13 +129,16 @@ pub(super) const SIGN_OFFS: [&[&str]; 9] = [
     &["have", "a", "nice", "day"],
 ];
 
-/// Emoji and other symbols on their own ("hi 👋"): no letters or digits.
+/// Emoji and other symbols on their own ("hi 👋"): no letters or digits, and no symbol that
+/// stands for a word ("%", "$", "+", see `literals::WORD_SYMBOLS`).
 pub(super) fn is_symbolic(t: &Token) -> bool {
+    let symbolic = |s: &str| {
+        !s.chars()
+            .any(|c| c.is_alphanumeric() || WORD_SYMBOLS.contains(c))
+    };
     match t {
-        Token::Word { text, .. } => !text.chars().any(char::is_alphanumeric),
-        Token::Literal(l) => {
-            l.kind == LiteralKind::Token && !l.text.chars().any(char::is_alphanumeric)
-        }
+        Token::Word { text, .. } => symbolic(text),
+        Token::Literal(l) => l.kind == LiteralKind::Token && symbolic(&l.text),
         Token::Break(_) => false,
     }
 }
@@ -215,7 +218,9 @@ pub(super) fn clause(t: &[Token], i: usize) -> (Vec<&str>, usize, bool) {
 }
 
 pub(super) fn is_courtesy_clause(words: &[&str]) -> bool {
+    // "a" belongs to "thanks a lot", not to a clause it starts ("reverse, a please").
     !words.is_empty()
+        && words[0] != "a"
         && words.iter().all(|w| COURTESY_WORDS.contains(w))
         && words.iter().any(|w| COURTESY_CORE.contains(w))
 }

@@ -23,7 +23,7 @@ mod numbers;
 mod tokens;
 mod words;
 
-use crate::literals::{self, Literal, Span};
+use crate::literals::{self, Literal, LiteralKind, Span};
 use courtesy::drop_courtesy;
 use mentions::protect_mentions;
 pub(crate) use numbers::is_numeric;
@@ -92,16 +92,60 @@ impl Normalized {
     /// The readable normalised text ("what is 5 × 3?").
     pub fn text(&self) -> String {
         let mut out = String::new();
+        let mut sentence_start = true;
+        let mut quote_may_open = false;
         for t in &self.tokens {
             match t {
+                // After a word with a quote character that could open a quote (",\"A"), a
+                // sentence ends with a blank line: a blank line may be what kept the quote from
+                // closing in the prompt ("a,\"b\n\nc\"?d"), and without one it could pair with a
+                // quote after it when the text is read again.
+                Token::Break(c) if quote_may_open && *c != ',' => {
+                    if !out.is_empty() && !out.ends_with(['.', ',', '?', '!', ':', ';']) {
+                        out.push(if *c == '\n' { '.' } else { *c });
+                    }
+                    if !out.is_empty() {
+                        out.push_str("\n\n");
+                    }
+                }
                 Token::Break(c) => {
                     if !out.is_empty() && !out.ends_with(['.', ',', '?', '!', ':', ';']) {
                         out.push(if *c == '\n' { '.' } else { *c });
                     }
                 }
-                Token::Word { text, .. } => push_spaced(&mut out, text),
-                Token::Literal(l) => push_spaced(&mut out, &l.render()),
+                Token::Word { text, .. } => {
+                    quote_may_open |= literals::may_open_quote(text);
+                    push_spaced(&mut out, text);
+                }
+                // A capital "A" starting a sentence reads as the article: quoted, it stays the
+                // letter it was ("the A vitamin" -> "\"A\" vitamin").
+                Token::Literal(l)
+                    if l.kind == LiteralKind::Token && l.text == "A" && sentence_start =>
+                {
+                    let quoted = Literal::new(LiteralKind::Quoted, "A").render_after(&out);
+                    push_spaced(&mut out, &quoted);
+                }
+                // A token with backticks or a fence mark is written as code, which reads back as
+                // the same text and cannot open a code span or block with another.
+                Token::Literal(l) if l.kind == LiteralKind::Token && written_as_code(&l.text) => {
+                    push_spaced(
+                        &mut out,
+                        &Literal::new(LiteralKind::Code, l.text.as_str()).render(),
+                    );
+                }
+                Token::Literal(l) => {
+                    quote_may_open |=
+                        l.kind == LiteralKind::Token && literals::may_open_quote(&l.text);
+                    // A block starts on its own line, which ends the sentence before it.
+                    if l.kind == LiteralKind::Block && out.ends_with(',') {
+                        out.pop();
+                        out.push('.');
+                    }
+                    let rendered = l.render_after(&out);
+                    push_spaced(&mut out, &rendered);
+                }
             }
+            sentence_start = t.is_sentence_break();
         }
         out.trim_end_matches(['.', ',', ':', ';'])
             .trim()
@@ -131,8 +175,15 @@ impl Normalized {
     }
 }
 
+/// Whether a literal token is written as code in the normalised text (see `Normalized::text`):
+/// it has backticks or a fence mark. The passes that read words around it read it as code too.
+pub(super) fn written_as_code(token: &str) -> bool {
+    token.contains('`') || token.starts_with("~~~")
+}
+
 fn push_spaced(out: &mut String, s: &str) {
-    if !out.is_empty() {
+    // No space to start the line after a blank line.
+    if !out.is_empty() && !out.ends_with("\n\n") {
         out.push(' ');
     }
     out.push_str(s);
@@ -146,10 +197,20 @@ pub fn normalize_prompt(text: &str) -> String {
 /// Normalises a prompt.
 pub fn normalize(text: &str) -> Normalized {
     let spans = literals::split(text);
-    let case_sensitive = spans.iter().any(|s| match s {
-        Span::Prose(p) => mentions_case(p),
-        Span::Literal(_) => false,
-    });
+    // The prose read as one text across code, which the normalised text may write where there
+    // was none (stray backticks); a quoted literal stands between its neighbours as a word.
+    let prose: Vec<&str> = spans
+        .iter()
+        .map(|s| match s {
+            Span::Prose(p) => p,
+            // A quoted "A" reads as the letter A, as the normalised text quotes it where it
+            // would read as the article (see `Normalized::text`).
+            Span::Literal(l) if l.kind == LiteralKind::Quoted && l.text == "A" => " A ",
+            Span::Literal(l) if l.kind == LiteralKind::Quoted => " x0 ",
+            Span::Literal(_) => " ",
+        })
+        .collect();
+    let case_sensitive = mentions_case(&prose.concat());
     let shouting = !case_sensitive && is_shouting(&spans);
     let mut tokens = Vec::new();
     for span in spans {
@@ -158,12 +219,14 @@ pub fn normalize(text: &str) -> Normalized {
             Span::Literal(l) => tokens.push(Token::Literal(l)),
         }
     }
-    let tokens = protect_mentions(tokens, case_sensitive);
+    // Breaks are tidied before the folding passes too: a ':' with nothing before it in its
+    // sentence (": please") introduces nothing, as it reads once the text is tidied.
+    let tokens = protect_mentions(tidy_breaks(tokens), case_sensitive);
     // A prompt about letters or case could be about any of its words: only courtesy goes.
     let tokens = if case_sensitive {
-        drop_courtesy(tokens)
+        until_stable(drop_courtesy, tokens)
     } else {
-        fold(tokens)
+        until_stable(fold, tokens)
     };
     Normalized {
         tokens: tidy_breaks(tokens),
@@ -178,12 +241,31 @@ fn fold(tokens: Vec<Token>) -> Vec<Token> {
     let t = drop_courtesy(t);
     let t = fold_agreement(t);
     let t = fold_number_words(t);
-    let t = units_after_numbers(t);
+    // Money before units: "dollars three A" is "3 usd A", its unit no longer after its number,
+    // as it reads again.
     let t = fold_money_and_percent(t);
+    let t = units_after_numbers(t);
     let t = fold_arithmetic(t);
     let t = dashes_to_breaks(t);
     let t = fold_spelling_and_plurals(t);
     drop_articles(t)
+}
+
+/// `passes` again until nothing changes: a pass reads context that a later pass (or a later
+/// word of the same pass) changes, as an article before "thanks" or a dash before a greeting,
+/// and the normalised text, read again, must fold to itself.
+fn until_stable(passes: fn(Vec<Token>) -> Vec<Token>, tokens: Vec<Token>) -> Vec<Token> {
+    let mut t = passes(tokens);
+    // Each round only drops or rewrites tokens; a few rounds reach the fixed point. Breaks are
+    // tidied between rounds as the text tidies them (a dropped word leaves no break first).
+    for _ in 0..4 {
+        let again = passes(tidy_breaks(t.clone()));
+        if again == t {
+            break;
+        }
+        t = again;
+    }
+    t
 }
 
 /// The words of `t` from `i` on, if the next `n` tokens are all words.
@@ -194,7 +276,12 @@ pub(super) fn words_at(t: &[Token], i: usize, n: usize) -> Option<Vec<&str>> {
 
 /// Whether the words of `t` from `i` on are `phrase`.
 pub(super) fn matches_at(t: &[Token], i: usize, phrase: &[&str]) -> bool {
-    words_at(t, i, phrase.len()).is_some_and(|w| w == phrase)
+    // Without collecting the words: the phrase lists are tried at every token.
+    t.get(i..i + phrase.len()).is_some_and(|s| {
+        s.iter()
+            .zip(phrase)
+            .all(|(tok, w)| tok.as_word() == Some(*w))
+    })
 }
 
 /// No break at the start, none doubled.
@@ -521,9 +608,81 @@ mod tests {
             "Please explain the theory of relativity in simple terms!",
             "How do I convert $5 to euros?",
             "Translate 'good morning' into French",
+            "a,\"a",
+            "AMİ",
+            "the A vitamin",
+            ": please explain",
+            "three AM",
+            "€0x1F",
+            "$5F",
+            "thanks - ",
+            "the please what",
+            "Uppercase please PLEASE",
+            "Please say hello",
+            "divided,1,000",
+            "How do I reverse a linked list in Python?",
+            "Reverse please, a list",
+            "IT, AM. IT, thanks",
+            "A, : kindly explain",
+            "Yes, please\n\n    code",
+            "Is $5/A fair",
+            "Say:reverse a word",
+            "Uppercase can,A",
+            "“Thanks\nAnswer with exactly: hi",
+            "A AM AM an IT",
+            "Uppercase x, please\nA word",
+            "Explain: ```",
+            "(~~~ x",
+            "a`b\n\nc`d",
+            "~~~ `\nx\n~~~",
+            "~~~\n```\n~~~",
+            "`spell -",
+            "% `` Say: hi",
+            "dollars three A",
+            "``reverse, an",
+            "capital, ` reverse, Thank you\nA",
+            "Thank you in, Say:\nin",
+            "~~~ ~~~, IT ``",
+            "three IT IT, AM",
+            "IT\nreverse `\n`` an",
+            "thanks\nhi €, Say:\nPLEASE",
+            "reverse PLEASE a IT",
+            "NASA, ~~~,uppercase",
+            "reverse, in Please\n[A-Z] in\ntwenty-one",
+            "ΣΑΣ, ```by\nreverse, -an I",
+            "AM AM IT ```python",
+            "USD; Please A Say: hi",
+            "reverse «\nA hundred",
+            "reverse, a please, 'Say: AM",
+            "a\",'A\n\n'''\n",
+            "  A𝒞",
+            "'.``\na'\"`",
+            ",\"A\n\nA\"?A",
+            ",\"A?\n\nA\"?A",
+            "x-'y\n\nz'?A",
+            "?,'a\n`\n\"\"\"",
+            "say\na",
+            "Answer with exactly: ! don't",
+            "N't",
+            "hi iPhone, Say: please",
+            "``` \\\\, ",
+            "you ' hi - can't Say: please",
+            "the how Say: please",
+            "reverse\n- A AM",
+            "the hi should Say: please",
+            "hi can't Say: please",
+            "don't\nhi twenty-one Say:what",
+            "A''RE",
+            "dollars ' the three A",
+            "hi 1,000 Say: please",
+            "the, hi should Say: please",
+            "hi\nAM AM IT",
+            "x-letters",
         ] {
             let once = n(p);
             assert_eq!(n(&once), once, "{p}");
+            // And it compares the same as the prompt ("n't" alone left an empty word).
+            assert!(same(&once, p), "{p}");
         }
     }
 }

@@ -134,11 +134,15 @@ pub(super) fn fold_number_words(t: Vec<Token>) -> Vec<Token> {
 }
 
 /// A capital letter right after a number is a unit ("180 C", "1.5 L"), not a name: a word, as
-/// written ("180C" reads the same).
+/// written ("180C" reads the same). So is one after a number's currency or percent ("3 usd A"):
+/// the currency folded from before the number ("dollars three A") comes between them.
 pub(super) fn units_after_numbers(t: Vec<Token>) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::with_capacity(t.len());
     for tok in t {
-        let after_number = out.last().and_then(Token::as_word).is_some_and(is_numeric);
+        let word_back = |n: usize| out.len().checked_sub(n).and_then(|i| out[i].as_word());
+        let after_number = word_back(1).is_some_and(is_numeric)
+            || word_back(1).is_some_and(|w| MONEY_WORDS.iter().any(|(_, code)| *code == w))
+                && word_back(2).is_some_and(is_numeric);
         match tok {
             Token::Literal(l)
                 if after_number
@@ -148,32 +152,50 @@ pub(super) fn units_after_numbers(t: Vec<Token>) -> Vec<Token> {
             {
                 out.push(Token::word(l.text));
             }
+            // "three AM": a clock time once the number word is a number, as "3 AM" reads.
+            Token::Literal(l)
+                if after_number
+                    && l.kind == LiteralKind::Token
+                    && matches!(l.text.to_lowercase().as_str(), "am" | "pm") =>
+            {
+                out.push(Token::word(l.text.to_lowercase()));
+            }
             other => out.push(other),
         }
     }
     out
 }
 
+/// Currency and percent words and what they fold to.
+pub(super) const MONEY_WORDS: [(&str, &str); 16] = [
+    ("percent", "%"),
+    ("pct", "%"),
+    ("dollars", "usd"),
+    ("dollar", "usd"),
+    ("bucks", "usd"),
+    ("usd", "usd"),
+    ("euros", "eur"),
+    ("euro", "eur"),
+    ("eur", "eur"),
+    ("gbp", "gbp"),
+    ("quid", "gbp"),
+    ("yen", "jpy"),
+    ("jpy", "jpy"),
+    ("rupees", "inr"),
+    ("rupee", "inr"),
+    ("inr", "inr"),
+];
+
+/// Whether a (lowercase) word is a number word ("three", "hundred", "first").
+pub(super) fn is_number_word(w: &str) -> bool {
+    small_value(w).is_some()
+        || SCALES.iter().any(|(s, _)| *s == w)
+        || ORDINALS.iter().any(|(o, _)| *o == w)
+}
+
 /// Currency and percent words: "5 dollars" / "$5" / "5 USD" -> "5 usd"; "5 percent" -> "5 %".
 pub(super) fn fold_money_and_percent(t: Vec<Token>) -> Vec<Token> {
-    const WORDS: [(&str, &str); 16] = [
-        ("percent", "%"),
-        ("pct", "%"),
-        ("dollars", "usd"),
-        ("dollar", "usd"),
-        ("bucks", "usd"),
-        ("usd", "usd"),
-        ("euros", "eur"),
-        ("euro", "eur"),
-        ("eur", "eur"),
-        ("gbp", "gbp"),
-        ("quid", "gbp"),
-        ("yen", "jpy"),
-        ("jpy", "jpy"),
-        ("rupees", "inr"),
-        ("rupee", "inr"),
-        ("inr", "inr"),
-    ];
+    const WORDS: [(&str, &str); 16] = MONEY_WORDS;
     let is_number = |t: Option<&Token>| t.and_then(Token::as_word).is_some_and(is_numeric);
     let mut out: Vec<Token> = Vec::with_capacity(t.len());
     let mut i = 0;

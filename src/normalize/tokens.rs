@@ -2,7 +2,9 @@
 //! tokens (mixed case, digits among letters, inner symbols) and breaks; and whether the prompt is
 //! about letters or case.
 
-use super::{is_numeric, Token};
+use super::courtesy::{COURTESY_CORE, GREETINGS, POLITENESS};
+use super::numbers::{is_number_word, MONEY_WORDS, SCALES};
+use super::{is_numeric, written_as_code, Token};
 use crate::literals::{Literal, LiteralKind, Span};
 
 /// Words that make a prompt about letters or case.
@@ -99,26 +101,78 @@ pub(super) const POINTING_WORDS: [&str; 10] = [
     "input",
 ];
 
+/// The pieces of prose the tokeniser reads as words or literal tokens (see `tokenize`), without
+/// those written back as code (backticks, fence marks), which are out of the prose when the
+/// normalised text is read again.
+fn prose_pieces(prose: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    for chunk in prose.split_whitespace() {
+        let core = chunk
+            .trim_start_matches(LEADING_PUNCT)
+            .trim_end_matches(TRAILING_PUNCT);
+        let parts: Vec<&str> = core.split(',').collect();
+        let glued_words = parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(char::is_alphabetic));
+        if glued_words {
+            pieces.extend(parts.iter().map(|p| p.trim_start_matches(LEADING_PUNCT)));
+        } else {
+            pieces.push(core);
+        }
+    }
+    pieces.retain(|p| !p.is_empty() && !written_as_code(p));
+    pieces
+}
+
+/// Words that go ("please", "thanks") and so decide nothing about the words around them.
+pub(super) fn goes_anyway(w: &str) -> bool {
+    POLITENESS.contains(&w) || COURTESY_CORE.contains(&w) || w == "you"
+}
+
 pub(super) fn mentions_case(prose: &str) -> bool {
-    let words: Vec<String> = prose
-        .split(|c: char| !(c.is_alphanumeric()))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let at = |i: usize| words.get(i).map(String::as_str);
+    // Each word, and whether it is a whole piece (not a part of "[A-Z]" or "step-by-step");
+    // "e-mail" is the one word "email", as the tokeniser reads it.
+    let mut words: Vec<(String, bool)> = Vec::new();
+    for piece in prose_pieces(prose) {
+        if let Some(joined) = letter_prefixed(piece) {
+            words.push((joined.to_lowercase(), true));
+            continue;
+        }
+        let whole = piece.trim_matches('-').len();
+        words.extend(
+            piece
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| (w.to_lowercase(), w.len() == whole)),
+        );
+    }
+    let at = |i: usize| words.get(i).map(|(w, _)| w.as_str());
+    // "Reverse please a list" is "reverse a list": politeness and thanks, which go, decide
+    // nothing.
+    // An article, not the start of a number ("reverse a hundred" is "reverse 100").
+    let general = |i: usize| {
+        let Some(j) = (i..words.len()).find(|&j| !goes_anyway(&words[j].0)) else {
+            return false;
+        };
+        let (w, whole) = &words[j];
+        *whole
+            && matches!(w.as_str(), "a" | "an")
+            && at(j + 1).is_none_or(|n| !SCALES.iter().any(|(s, _)| *s == n))
+    };
     (0..words.len()).any(|i| {
-        let w = words[i].as_str();
+        let w = words[i].0.as_str();
         CASE_TASK_WORDS.contains(&w)
             || CASE_TASK_PHRASES
                 .iter()
                 .any(|[a, b]| w == *a && at(i + 1) == Some(*b))
-            || CASE_KEEPING_VERBS.contains(&w) && !matches!(at(i + 1), Some("a" | "an"))
-            || TEXT_NOUNS.contains(&w) && i > 0 && POINTING_WORDS.contains(&words[i - 1].as_str())
+            || CASE_KEEPING_VERBS.contains(&w) && !general(i + 1)
+            || TEXT_NOUNS.contains(&w) && i > 0 && POINTING_WORDS.contains(&words[i - 1].0.as_str())
     })
 }
 
 /// Punctuation peeled off the start and end of a whitespace-separated chunk.
-pub(super) const LEADING_PUNCT: &[char] = &['(', '"', '\'', '“', '‘', '«', '‹', '¿', '¡', '*', '_'];
+pub(super) const LEADING_PUNCT: &[char] =
+    &['(', '"', '\'', '“', '‘', '’', '«', '‹', '¿', '¡', '*', '_'];
 pub(super) const TRAILING_PUNCT: &[char] = &[
     '.', ',', '!', '?', ';', ':', ')', '"', '\'', '”', '’', '»', '›', '*', '_', '…',
 ];
@@ -144,9 +198,20 @@ pub(super) fn is_shouting(spans: &[Span]) -> bool {
     let (mut words, mut capitals) = (0, 0);
     for span in spans {
         if let Span::Prose(p) = span {
-            for w in p
-                .split(|c: char| !c.is_alphabetic())
+            // Words that go or become digits and symbols (thanks, greetings, articles, "three",
+            // "percent") do not decide how the rest reads.
+            for w in prose_pieces(p)
+                .into_iter()
+                .flat_map(|piece| piece.split(|c: char| !c.is_alphabetic()))
                 .filter(|w| w.chars().count() >= 2)
+                .filter(|w| {
+                    let w = w.to_lowercase();
+                    !(goes_anyway(&w)
+                        || GREETINGS.iter().any(|g| g.contains(&w.as_str()))
+                        || matches!(w.as_str(), "an" | "the")
+                        || is_number_word(&w)
+                        || MONEY_WORDS.iter().any(|(m, _)| *m == w))
+                })
             {
                 words += 1;
                 capitals += w.chars().all(char::is_uppercase) as usize;
@@ -164,20 +229,26 @@ pub(super) fn tokenize(prose: &str, case_sensitive: bool, shouting: bool, out: &
             let trail_start = core.trim_end_matches(TRAILING_PUNCT).len();
             let (core, trail) = core.split_at(trail_start);
             // "German,please": a comma typed without its space between two words.
-            let mut parts = core.split(',').peekable();
-            while let Some(part) = parts.next() {
-                let glued = parts.peek().is_some();
-                if glued && (part.is_empty() || !part.chars().all(char::is_alphabetic)) {
-                    // Not two words ("1,000", "a,b1"): the chunk as a whole.
-                    chunk_tokens(core, sentence_start, case_sensitive, shouting, out);
-                    break;
+            let parts: Vec<&str> = core.split(',').collect();
+            let glued_words = parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(char::is_alphabetic));
+            if glued_words {
+                for (i, part) in parts.iter().enumerate() {
+                    // The word after a glued comma may open with punctuation, as a chunk may
+                    // ("a,\"b" reads as "a, \"b"), and it is peeled off the same way.
+                    let part = part.trim_start_matches(LEADING_PUNCT);
+                    if !part.is_empty() {
+                        let start = sentence_start && i == 0;
+                        chunk_tokens(part, start, case_sensitive, shouting, out);
+                    }
+                    if i + 1 < parts.len() {
+                        out.push(Token::Break(','));
+                    }
                 }
-                if !part.is_empty() {
-                    chunk_tokens(part, sentence_start, case_sensitive, shouting, out);
-                }
-                if glued {
-                    out.push(Token::Break(','));
-                }
+            } else {
+                // Not words and commas ("1,000", "a,1,000"): the chunk as a whole.
+                chunk_tokens(core, sentence_start, case_sensitive, shouting, out);
             }
             if !core.is_empty() {
                 sentence_start = out.last().is_some_and(Token::is_sentence_break);
@@ -211,12 +282,21 @@ pub(super) fn chunk_tokens(
     shouting: bool,
     out: &mut Vec<Token>,
 ) {
+    if core.is_empty() {
+        // Either side of a hyphen at a word's edge ("-to", "it-"): no word, not an empty one.
+        return;
+    }
     if matches!(core, "—" | "–" | "--") {
         out.push(Token::Break(','));
         return;
     }
-    if let Some(tokens) = number_tokens(core) {
+    if let Some((tokens, per)) = number_tokens(core) {
         out.extend(tokens);
+        if let Some(unit) = per {
+            // The unit after '/' is a word like any other ("5/A" keeps its capital A).
+            out.push(Token::word("/"));
+            word_token(unit, false, case_sensitive, shouting, out);
+        }
         return;
     }
     let has_letter = core.chars().any(char::is_alphabetic);
@@ -225,6 +305,12 @@ pub(super) fn chunk_tokens(
         .chars()
         .any(|c| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'));
     if !has_letter && !has_digit {
+        // Backticks and fence marks that opened no code are kept exactly: written out as words
+        // they could open code when the text is read again.
+        if written_as_code(core) {
+            out.push(token_literal(core));
+            return;
+        }
         // An operator or symbol on its own ("+", "×", "&").
         out.push(Token::word(core));
         return;
@@ -254,16 +340,8 @@ pub(super) fn chunk_tokens(
             p.chars().all(|c| c.is_ascii_digit())
                 || p.chars().count() >= 2 && p.chars().all(char::is_alphabetic)
         };
-        let lower_letter = |p: &str| p.len() == 1 && p.chars().all(|c| c.is_ascii_lowercase());
-        if parts.len() == 2 && lower_letter(parts[0]) && parts[1].chars().all(char::is_alphabetic) {
-            // "e-mail" / "email", "t-shirt" / "tshirt".
-            word_token(
-                &parts.concat(),
-                sentence_start,
-                case_sensitive,
-                shouting,
-                out,
-            );
+        if let Some(joined) = letter_prefixed(core) {
+            word_token(&joined, sentence_start, case_sensitive, shouting, out);
         } else if parts.iter().all(plain)
             && parts.iter().any(|p| p.chars().any(char::is_alphabetic))
         {
@@ -283,6 +361,13 @@ pub(super) fn chunk_tokens(
     word_token(core, sentence_start, case_sensitive, shouting, out);
 }
 
+/// "e-mail" / "email", "t-shirt" / "tshirt": a lowercase letter, a hyphen and a word are one word.
+fn letter_prefixed(core: &str) -> Option<String> {
+    let (letter, rest) = core.split_once('-')?;
+    let one_letter = letter.len() == 1 && letter.chars().all(|c| c.is_ascii_lowercase());
+    (one_letter && rest.chars().all(char::is_alphabetic)).then(|| [letter, rest].concat())
+}
+
 /// Common words that are also acronyms when written in capitals.
 pub(super) const ACRONYMS_LIKE_WORDS: [&str; 30] = [
     "it", "us", "am", "pm", "or", "and", "in", "on", "no", "me", "hi", "so", "do", "go", "be",
@@ -299,16 +384,16 @@ pub(super) fn word_token(
     out: &mut Vec<Token>,
 ) {
     let word = word.replace('’', "'");
-    if shouting && word.chars().all(|c| !c.is_lowercase()) && word.chars().count() >= 2 {
-        out.push(Token::word(word.to_lowercase()));
+    if shouting && word.chars().all(|c| !is_lower(c)) && word.chars().count() >= 2 {
+        out.push(Token::word(fold_case(&word)));
         return;
     }
     let letters: Vec<char> = word.chars().filter(|c| c.is_alphabetic()).collect();
-    let all_upper = letters.iter().all(|c| !c.is_lowercase());
-    let all_lower = letters.iter().all(|c| !c.is_uppercase());
-    let title = letters.first().is_some_and(|c| c.is_uppercase())
-        && letters[1..].iter().all(|c| !c.is_uppercase());
-    let single_capital = letters.len() == 1 && all_upper && letters[0].is_uppercase();
+    let all_upper = letters.iter().all(|c| !is_lower(*c));
+    let all_lower = letters.iter().all(|c| !is_upper(*c));
+    let title =
+        letters.first().is_some_and(|c| is_upper(*c)) && letters[1..].iter().all(|c| !is_upper(*c));
+    let single_capital = letters.len() == 1 && all_upper && is_upper(letters[0]);
     if !(all_upper || all_lower || title)
         || (single_capital && word != "I" && !(word == "A" && sentence_start))
     {
@@ -316,7 +401,9 @@ pub(super) fn word_token(
         return;
     }
     if case_sensitive {
-        out.push(Token::word(word));
+        // "A" starting a sentence is the article, and reads as one wherever it ends up.
+        let article = word == "A" && sentence_start;
+        out.push(Token::word(if article { "a".to_string() } else { word }));
         return;
     }
     // "IT" is not "it", "US" is not "us": an acronym spelled like a common word keeps its case.
@@ -329,15 +416,36 @@ pub(super) fn word_token(
     }
     let named = !all_lower && word != "I" && (letters.len() >= 2 && all_upper || !sentence_start);
     out.push(Token::Word {
-        text: word.to_lowercase(),
+        text: fold_case(&word),
         named,
     });
 }
 
+/// An uppercase letter that has a lowercase: a capital without one ('𝒞', mathematical script)
+/// reads the same once the word is folded, so it is no capital.
+fn is_upper(c: char) -> bool {
+    c.is_uppercase() && !c.to_lowercase().eq([c])
+}
+
+/// A lowercase letter that has an uppercase.
+fn is_lower(c: char) -> bool {
+    c.is_lowercase() && !c.to_uppercase().eq([c])
+}
+
+/// A word in lowercase that still reads as one word: 'İ' (Turkish dotted capital I) lowercases
+/// to 'i' and a combining dot, which is not a letter, so it folds to a plain 'i'.
+fn fold_case(word: &str) -> String {
+    if word.contains('İ') {
+        word.replace('İ', "I").to_lowercase()
+    } else {
+        word.to_lowercase()
+    }
+}
+
 /// Numbers with their currency, unit or operator split off: "$1,000" -> "1000 usd",
 /// "10kg" -> "10 kg", "7*6" -> "7 × 6"; ordinals and decades stay whole ("1st", "1990s").
-/// None if the chunk is not a number.
-pub(super) fn number_tokens(core: &str) -> Option<Vec<Token>> {
+/// None if the chunk is not a number. The unit of a per-unit suffix ("/month") comes apart.
+pub(super) fn number_tokens(core: &str) -> Option<(Vec<Token>, Option<&str>)> {
     // "0x1F": a hex literal, not 0 × 1.
     if core.len() > 2 && (core.starts_with("0x") || core.starts_with("0X")) {
         return None;
@@ -353,6 +461,10 @@ pub(super) fn number_tokens(core: &str) -> Option<Vec<Token>> {
     if let Some((sym, code)) = currency_at(rest) {
         currency = Some(code);
         rest = &rest[sym.len_utf8()..];
+        // "$0x1F" is a symbol and a hex literal, not 0 × 1.
+        if rest.len() > 2 && (rest.starts_with("0x") || rest.starts_with("0X")) {
+            return None;
+        }
     }
     let mut out = Vec::new();
     loop {
@@ -385,14 +497,11 @@ pub(super) fn number_tokens(core: &str) -> Option<Vec<Token>> {
         currency = currency.or(Some(code));
         rest = &rest[sym.len_utf8()..];
     }
-    if let Some(code) = currency {
-        out.push(Token::word(code));
-    }
     // "$4,000/month", "60km/h": a per-unit suffix.
     let mut per = None;
     if let Some((before, unit)) = rest.split_once('/') {
         if !unit.is_empty() && unit.chars().all(char::is_alphabetic) {
-            per = Some(unit.to_string());
+            per = Some(unit);
             rest = before;
         }
     }
@@ -406,16 +515,21 @@ pub(super) fn number_tokens(core: &str) -> Option<Vec<Token>> {
         {
             let number = out.pop()?.as_word()?.to_string();
             out.push(Token::word(format!("{number}{suffix}")));
+        } else if matches!(lower.as_str(), "am" | "pm") {
+            // Clock times in any case, as when written apart ("5AM" is "5 am").
+            out.push(Token::word(lower));
         } else if NUMBER_SUFFIXES.contains(&lower.as_str()) {
             out.push(Token::word(suffix));
         } else {
             return None;
         }
     }
-    if let Some(unit) = per {
-        out.extend([Token::word("/"), Token::word(unit)]);
+    // The currency after the unit, so a unit stays right after its number ("$5F" -> "5 F usd"),
+    // as it is when the text is read again.
+    if let Some(code) = currency {
+        out.push(Token::word(code));
     }
-    Some(out)
+    Some((out, per))
 }
 
 /// "1,000" -> "1000" (thousands separators only), other forms as written.

@@ -1,7 +1,9 @@
 //! Word rules: contractions, question openers, verb agreement, British spellings, plurals and
 //! articles.
 
-use super::{is_numeric, words_at, Token};
+use super::tokens::{goes_anyway, CASE_KEEPING_VERBS};
+use super::{is_numeric, words_at, written_as_code, Token};
+use crate::literals::LiteralKind;
 
 /// Contractions, typed with or without the apostrophe.
 pub(super) const CONTRACTIONS: [(&str, &str); 58] = [
@@ -78,11 +80,14 @@ pub(super) fn expand_word(w: &str) -> Option<Vec<String>> {
     if let Some(stem) = w.strip_suffix("'s").filter(|s| IS_BEFORE_S.contains(s)) {
         return pair(stem, "is");
     }
-    if let Some(stem) = w.strip_suffix("n't") {
+    // A stem is a word: "n't" on its own would leave an empty one, "a''re" the word "a'", which
+    // reads back as "a".
+    let word = |s: &&str| !s.is_empty() && s.chars().all(char::is_alphabetic);
+    if let Some(stem) = w.strip_suffix("n't").filter(word) {
         return pair(stem, "not");
     }
     for (suffix, full) in [("'re", "are"), ("'ll", "will"), ("'ve", "have")] {
-        if let Some(stem) = w.strip_suffix(suffix).filter(|s| !s.is_empty()) {
+        if let Some(stem) = w.strip_suffix(suffix).filter(word) {
             return pair(stem, full);
         }
     }
@@ -264,9 +269,10 @@ pub(crate) fn fold_word(w: &str) -> String {
     // -ise/-yse -> -ize/-yze (organise, analyse), -our -> -or (colour, behaviour).
     for (gb, us) in [("is", "iz"), ("ys", "yz")] {
         for tail in ["e", "ed", "es", "ing", "ation", "ations"] {
-            let suffix = format!("{gb}{tail}");
-            if w.len() >= suffix.len() + 3 && w.ends_with(&suffix) {
-                w = format!("{}{us}{tail}", &w[..w.len() - suffix.len()]);
+            // Without building the suffix: this runs for every word of every prompt.
+            let stem = w.strip_suffix(tail).and_then(|s| s.strip_suffix(gb));
+            if let Some(stem) = stem.filter(|s| s.len() >= 3) {
+                w = [stem, us, tail].concat();
             }
         }
     }
@@ -314,7 +320,38 @@ pub(super) fn fold_spelling_and_plurals(t: Vec<Token>) -> Vec<Token> {
 /// Articles carry no meaning a cache could lose ("what is the meaning of life" / "what is
 /// meaning of life"); a capital "A" that is not an article is a literal already.
 pub(super) fn drop_articles(t: Vec<Token>) -> Vec<Token> {
-    t.into_iter()
-        .filter(|tok| !matches!(tok.as_word(), Some("a" | "an" | "the")))
-        .collect()
+    let mut out: Vec<Token> = Vec::with_capacity(t.len());
+    let mut prev_word: Option<String> = None;
+    for tok in t {
+        // The last word of a token, as `mentions_case` splits prose ("Say:reverse" ends in
+        // "reverse"); literals of other kinds are not prose.
+        let word = match &tok {
+            Token::Word { text, .. } => Some(text.as_str()),
+            Token::Literal(l) if l.kind == LiteralKind::Token && !written_as_code(&l.text) => {
+                Some(l.text.as_str())
+            }
+            _ => None,
+        }
+        .and_then(|w| {
+            w.rsplit(|c: char| !c.is_alphanumeric())
+                .find(|w| !w.is_empty())
+        })
+        .map(str::to_lowercase);
+        // "reverse a list" keeps its article: without it, "reverse list" reads as an order to
+        // reverse the text "list" (case-sensitive, see `mentions_case`).
+        let after_case_verb = prev_word
+            .as_deref()
+            .is_some_and(|p| CASE_KEEPING_VERBS.contains(&p));
+        let article = matches!(tok.as_word(), Some("a" | "an" | "the"));
+        let kept = matches!(tok.as_word(), Some("a" | "an")) && after_case_verb;
+        // Politeness goes, and does not stand between a verb and its article.
+        if word.as_deref().is_some_and(|w| !goes_anyway(w)) {
+            prev_word = word;
+        }
+        if article && !kept {
+            continue;
+        }
+        out.push(tok);
+    }
+    out
 }

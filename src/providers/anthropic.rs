@@ -394,16 +394,18 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
-/// OpenAI `usage` from Anthropic's: prompt tokens include cache reads and writes.
+/// OpenAI `usage` from Anthropic's: prompt tokens include cache reads and writes. The counts
+/// come from the provider's answer, so sums saturate rather than overflow.
 pub fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let prompt =
-        n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+    let prompt = n("input_tokens")
+        .saturating_add(n("cache_read_input_tokens"))
+        .saturating_add(n("cache_creation_input_tokens"));
     let completion = n("output_tokens");
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "total_tokens": prompt.saturating_add(completion),
     })
 }
 
@@ -906,6 +908,16 @@ mod tests {
                 json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17})
             );
         }
+    }
+
+    #[test]
+    fn usage_counts_past_u64_saturate() {
+        let huge =
+            json!({"input_tokens": u64::MAX, "cache_read_input_tokens": 1, "output_tokens": 1});
+        assert_eq!(
+            usage(&huge),
+            json!({"prompt_tokens": u64::MAX, "completion_tokens": 1, "total_tokens": u64::MAX})
+        );
     }
 
     fn run_stream(events: &[Value]) -> Vec<String> {
