@@ -12,8 +12,9 @@
 //! runs). `PROPERTIES_SCALE=20` runs twenty times as many cases (a deeper search before a release). Failures shrink to a minimal input, and its seed is
 //! kept in `proptest-regressions/properties.txt`, replayed first on every run.
 //!
-//! JSON numbers are compared up to a few units in the last place: serde_json's default float
-//! parser (without its `float_roundtrip` feature) may read a 17-digit number back that far off.
+//! JSON numbers are compared exactly: a cached answer or a translated tool input must give back
+//! the very number the provider sent (serde_json's `float_roundtrip` feature; without it, a
+//! 17-digit number could come back a unit or two off in the last place).
 
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -87,30 +88,9 @@ fn check<S>(
 
 const REGRESSIONS: &str = "proptest-regressions/properties.txt";
 
-/// Whether two JSON values are the same, numbers up to a few units in the last place (see above).
+/// Whether two JSON values are the same document, numbers exactly.
 fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x == y
-                || match (x.as_f64(), y.as_f64()) {
-                    // Doubles of one sign n places apart have bit patterns n apart.
-                    (Some(x), Some(y)) => {
-                        x.is_sign_negative() == y.is_sign_negative()
-                            && x.to_bits().abs_diff(y.to_bits()) <= 4
-                    }
-                    _ => false,
-                }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
+    a == b
 }
 
 /// A failed case unless `e` is a client error in OpenAI's format.
