@@ -123,8 +123,8 @@ export async function startStack({ ports = DEV_PORTS, dataDir, logDir, fakeProvi
     procs.push(pg);
     await waitFor('postgres', () => spawnSync(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(ports.postgres)]).status === 0);
     stack.psql = (sql) => {
-      const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(ports.postgres), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtX', '-c', sql], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+      const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(ports.postgres), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtX', '-c', sql], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+      if (r.status !== 0) throw new Error(`psql failed: ${r.error?.message ?? r.stderr}`);
       return r.stdout.trim();
     };
     applyMigrations(stack.psql);
