@@ -21,7 +21,7 @@ use crate::providers::StreamDecoder;
 use crate::sse::StreamTap;
 use crate::stream_watch::StreamWatch;
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
-use crate::worker_glue::usage_log;
+use crate::worker_glue::usage_log::{self, OpenBody};
 use futures::channel::oneshot;
 use futures::future::{self, Either};
 use futures::{Stream, StreamExt};
@@ -39,12 +39,12 @@ use worker_util::now_ms;
 struct StreamState {
     decoder: StreamDecoder,
     tap: StreamTap,
-    done: Rc<RefCell<Option<oneshot::Sender<Option<Value>>>>>,
+    done: AnswerSender,
     /// Whether the client is still reading (`stream_watch`).
     watch: StreamWatch,
 }
 
-impl usage_log::OpenBody for RefCell<StreamState> {
+impl OpenBody for RefCell<StreamState> {
     fn abandoned(&self, now_ms: u64) -> bool {
         self.try_borrow().is_ok_and(|s| s.watch.abandoned(now_ms))
     }
@@ -121,10 +121,7 @@ pub fn stream_miss(
     ));
     finisher.log.latency_ms = ex.elapsed();
     // The state lives as long as the client's body: `usage_log` sees when it is gone.
-    usage_log::stream_opened(
-        &finisher.log,
-        streaming.clone() as Weak<dyn usage_log::OpenBody>,
-    );
+    usage_log::stream_opened(&finisher.log, streaming.clone() as Weak<dyn OpenBody>);
 
     let cfg = ex.cfg.clone();
     let route = a.route.clone();
@@ -188,9 +185,7 @@ async fn ended(
         match future::select(&mut answer, tick).await {
             Either::Left((got, _)) => return got,
             Either::Right(_) => {
-                let gone = streaming
-                    .upgrade()
-                    .is_none_or(|s| s.borrow().watch.abandoned(now_ms()));
+                let gone = streaming.upgrade().is_none_or(|s| s.abandoned(now_ms()));
                 if gone {
                     return answer.try_recv()?.ok_or(oneshot::Canceled);
                 }
