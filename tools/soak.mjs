@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { embedText } from './fake-provider.mjs';
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { newApiKey } from './lib/crypto.mjs';
-import { startStack, startWorkerd, supabaseAdmin } from './stack.mjs';
+import { startStack, startWorkerd, supabaseAdmin, workerdPids } from './stack.mjs';
 
 const SOAK_PORTS = { redis: 7390, upstash: 7079, postgres: 7432, postrust: 7100, supabase: 7421, fake: 7090, capture: 7091, worker: 7787 };
 export const SOAK_WORKER_VARS = { UPSTREAM_TIMEOUT_MS: '1500', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600' };
@@ -399,13 +399,6 @@ export async function runSoak(stack, { worker, seconds = 90, clients = 32, seed 
  */
 export async function baselineMemory({ seconds, clients = 32 }) {
   const { Miniflare } = await import('miniflare');
-  const workerdPids = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
-    } catch {
-      return false;
-    }
-  });
   const before = new Set(workerdPids());
   const mf = new Miniflare({
     modules: true,

@@ -278,7 +278,8 @@ export function supabaseAdmin(stack) {
 }
 
 /** Process ids of the workerd processes running now. */
-function workerdPids() {
+/** Process ids of every running workerd. */
+export function workerdPids() {
   return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
     try {
       return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
