@@ -50,16 +50,30 @@ $$;
 drop aggregate if exists latency_hist(integer);
 create aggregate latency_hist(integer) (sfunc = hist_count, stype = integer[], initcond = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}', parallel = safe);
 
-create or replace function hist_add(a integer[], b integer[])
+-- a + b, where b holds n values (n = 0: a itself). When b's values all lie in one bucket (a group of
+-- one log row, the usual case when a batch's rows fall into many rollups), that bucket is found by
+-- array_position and only it changes; otherwise the loop stops after b's last nonzero bucket.
+create or replace function hist_add(a integer[], b integer[], n bigint)
 returns integer[] language plpgsql immutable strict parallel safe
 as $$
+declare
+  p integer;
+  rest bigint := n;
 begin
-  -- Most batches add nothing to most outcomes' histograms: one array comparison, no loop.
-  if b = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::integer[] then
+  if n = 0 then
     return a;
   end if;
-  for i in 1 .. array_length(b, 1) loop
-    a[i] := a[i] + b[i];
+  p := array_position(b, n::integer);
+  if p is not null then
+    a[p] := a[p] + n;
+    return a;
+  end if;
+  for i in 1 .. 72 loop
+    if b[i] <> 0 then
+      a[i] := a[i] + b[i];
+      rest := rest - b[i];
+      exit when rest = 0;
+    end if;
   end loop;
   return a;
 end
@@ -204,9 +218,9 @@ begin
     tokens_saved = r.tokens_saved + excluded.tokens_saved,
     cost_usd = r.cost_usd + excluded.cost_usd,
     cost_saved_usd = r.cost_saved_usd + excluded.cost_saved_usd,
-    latency_hit = hist_add(r.latency_hit, excluded.latency_hit),
-    latency_semantic = hist_add(r.latency_semantic, excluded.latency_semantic),
-    latency_miss = hist_add(r.latency_miss, excluded.latency_miss),
+    latency_hit = hist_add(r.latency_hit, excluded.latency_hit, excluded.hits),
+    latency_semantic = hist_add(r.latency_semantic, excluded.latency_semantic, excluded.semantic_hits),
+    latency_miss = hist_add(r.latency_miss, excluded.latency_miss, excluded.misses),
     percentiles = null;
 
   insert into usage_monthly as m (project_id, month, requests)
