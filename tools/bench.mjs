@@ -74,6 +74,7 @@ try {
   results['WatchLLM, wrangler dev (+ its dev proxy)'] = await runClient({ ...watchllm, url: stack.workerUrl, tag: 'wrangler' });
   await direct.dispose();
   cleanups.pop();
+  const floor = await floorOverhead(stack);
   const litellm = await startLiteLLM(stack);
   if (litellm) {
     cleanups.push(litellm.stop);
@@ -105,6 +106,7 @@ ${N_HIT} sequential HITs of one prompt, ${N_MISS} MISS pairs, ${N_STREAM} stream
     console.log('\nLiteLLM could not be installed from PyPI here; it is left out of this run.');
   }
   console.log(`Key flood (${flood.floodRequests} made-up keys, ${CONCURRENCY} at a time, one address, ${flood.floodSeconds.toFixed(1)} s): ${flood.lookups} Supabase key lookups (the limit is 30 per address per minute; the flood touched ${flood.minutes} minute windows); statuses ${JSON.stringify(flood.statuses)}; a real key's HIT p50 ${fmt(flood.duringP50)} ms during the flood (${flood.duringSamples} requests) vs ${fmt(flood.quietP50)} ms without (${(flood.duringP50 / flood.quietP50).toFixed(2)}x)`);
+  console.log(`Floor: a minimal JavaScript Worker in the same workerd making the same two subrequests (one Upstash REST call, then the upstream call): MISS overhead p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms (${N_MISS} pairs)`);
   console.log(`WatchLLM MISS, inside the Worker (Server-Timing p50): ${Object.entries(ours.missTiming).map(([n, d]) => `${n} ${d} ms`).join(', ')}`);
   console.log(`Worker size: ${(wasm.length / 1024).toFixed(0)} KiB wasm + ${(js.length / 1024).toFixed(0)} KiB JS; gzipped ${(gz / 1024).toFixed(0)} KiB
 Start-up in a fresh workerd: script + wasm loaded in ${fmt(startup.loadMs)} ms (includes starting workerd), first request ${fmt(startup.firstMs)} ms, warm request ${fmt(startup.warmMs)} ms
@@ -113,6 +115,44 @@ Whole local stack ready in ${(readyMs / 1000).toFixed(1)} s
 } finally {
   for (const c of cleanups.reverse()) await c();
   await stack.stop();
+}
+
+/**
+ * The least a MISS can cost in this setup: a minimal JavaScript Worker in plain workerd that makes
+ * the two subrequests a MISS makes (one Upstash REST call, then the upstream call) and returns the
+ * upstream's body. Its overhead over calling the upstream directly, measured as the client does.
+ */
+async function floorOverhead(stack) {
+  const { Miniflare } = await import('miniflare');
+  const script = `export default { async fetch(req, env) {
+    const body = await req.text();
+    const lookup = await fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['GET', 'floor:' + body.length]) });
+    await lookup.arrayBuffer();
+    const upstream = await fetch(env.UPSTREAM_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTREAM_KEY, 'content-type': 'application/json' }, body });
+    return new Response(await upstream.arrayBuffer(), { status: upstream.status, headers: { 'content-type': 'application/json' } });
+  } }`;
+  const upstreamUrl = `${stack.fake.baseUrls.openrouter}/chat/completions`;
+  const mf = new Miniflare({ modules: true, script, host: '127.0.0.1', port: 0, bindings: { UPSTASH_URL: stack.upstashUrl, UPSTASH_TOKEN: stack.upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: stack.providerKeys.openrouter } });
+  try {
+    const url = String(await mf.ready);
+    const headers = { authorization: `Bearer ${stack.providerKeys.openrouter}`, 'content-type': 'application/json' };
+    const post = async (u, content) => {
+      const t = performance.now();
+      const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }] }) });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
+      return performance.now() - t;
+    };
+    const overheads = [];
+    for (let i = 0; i < N_MISS; i++) {
+      const direct = await post(upstreamUrl, `floor direct ${i}`);
+      overheads.push((await post(url, `floor ${i}`)) - direct);
+    }
+    overheads.sort((a, b) => a - b);
+    return { p50: overheads[Math.floor(N_MISS / 2)], p99: overheads[Math.floor(N_MISS * 0.99)] };
+  } finally {
+    await mf.dispose();
+  }
 }
 
 /** The LiteLLM proxy on the fake upstream with its Redis cache; installed into .bench/ on first use. */
