@@ -48,6 +48,11 @@ pub trait OpenBody {
     fn abandoned(&self, now_ms: u64) -> bool;
 }
 
+/// Whether a stream's client has gone: its body dropped, or no longer read.
+pub fn body_gone(body: &Weak<dyn OpenBody>, now_ms: u64) -> bool {
+    body.upgrade().is_none_or(|b| b.abandoned(now_ms))
+}
+
 struct OpenStream {
     /// As written if the stream's own task never does: cut short.
     record: UsageRecord,
@@ -82,27 +87,22 @@ pub fn stream_closed(request_id: &str) -> bool {
 }
 
 /// Moves the records of streams whose body has been gone for `GONE_FOR_MS` to the pending
-/// rows.
+/// rows (a body read again starts over).
 fn sweep_abandoned_streams(now: u64) {
-    let abandoned: Vec<UsageRecord> = OPEN_STREAMS.with(|o| {
-        let mut open = o.borrow_mut();
-        let mut out = Vec::new();
-        open.retain_mut(|s| {
-            if s.body.upgrade().is_some_and(|b| !b.abandoned(now)) {
+    OPEN_STREAMS.with(|o| {
+        o.borrow_mut().retain_mut(|s| {
+            if !body_gone(&s.body, now) {
+                s.gone_since_ms = None;
                 return true;
             }
             let since = *s.gone_since_ms.get_or_insert(now);
             if now.saturating_sub(since) < GONE_FOR_MS {
                 return true;
             }
-            out.push(s.record.clone());
+            queue(&s.record);
             false
         });
-        out
     });
-    for record in &abandoned {
-        queue(record);
-    }
 }
 
 fn queue(record: &UsageRecord) {

@@ -1,12 +1,9 @@
 // Shared state and helpers for the integration suite: one local stack (real workerd, Redis,
 // PostgreSQL) per run, started by tests/integration.test.mjs.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Miniflare } from 'miniflare';
 import OpenAI from 'openai';
 import Stripe from 'stripe';
-import { ROOT, supabaseAdmin } from '../../tools/stack.mjs';
+import { startWorkerd, supabaseAdmin } from '../../tools/stack.mjs';
 import { createProject, createApiKey, setProviderKey } from '../../tools/lib/projects.mjs';
 
 export const h = { stack: null };
@@ -97,36 +94,8 @@ export function sseData(text) {
  * same configuration, Redis and Supabase as the first: to show what holds across isolates.
  */
 export async function secondIsolate() {
-  const envFile = path.join(h.stack.logDir, 'wrangler.env');
-  const bindings = Object.fromEntries(
-    fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]),
-  );
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(ROOT, 'build/index.js'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2026-04-01',
-    bindings,
-    handleRuntimeStdio: (stdout, stderr) => {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  await mf.ready;
-  const send = async (p, { method = 'POST', key, body } = {}) => {
-    const r = await mf.dispatchFetch(`http://proxy.local${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: r.status, headers: r.headers, text, json };
-  };
-  return { send, dispose: () => mf.dispose() };
+  const worker = await startWorkerd(h.stack, { port: 0 });
+  return { send: (p, options = {}) => call(p, { ...options, base: worker.url }), dispose: () => worker.dispose() };
 }
 
 const stripe = new Stripe('sk_test_local_key');

@@ -89,7 +89,7 @@ pub fn stream_miss(
         done: done.clone(),
         watch: StreamWatch::new(now_ms()),
     }));
-    let streaming = Rc::downgrade(&state);
+    let streaming = Rc::downgrade(&state) as Weak<dyn OpenBody>;
     let feeding = state.clone();
     let watching = state.clone();
     let upstream: Upstream = Rc::new(RefCell::new(Some(Box::pin(resp.stream().map_err(failed)?))));
@@ -121,7 +121,7 @@ pub fn stream_miss(
     ));
     finisher.log.latency_ms = ex.elapsed();
     // The state lives as long as the client's body: `usage_log` sees when it is gone.
-    usage_log::stream_opened(&finisher.log, streaming.clone() as Weak<dyn OpenBody>);
+    usage_log::stream_opened(&finisher.log, streaming.clone());
 
     let cfg = ex.cfg.clone();
     let route = a.route.clone();
@@ -177,7 +177,7 @@ type Upstream = Rc<RefCell<Option<Pin<Box<worker::ByteStream>>>>>;
 /// stream being dropped wakes nothing (see above); this task's own timer looks instead.
 async fn ended(
     mut answer: oneshot::Receiver<Option<Value>>,
-    streaming: Weak<RefCell<StreamState>>,
+    streaming: Weak<dyn OpenBody>,
     _sender: AnswerSender,
 ) -> Result<Option<Value>, oneshot::Canceled> {
     loop {
@@ -185,8 +185,7 @@ async fn ended(
         match future::select(&mut answer, tick).await {
             Either::Left((got, _)) => return got,
             Either::Right(_) => {
-                let gone = streaming.upgrade().is_none_or(|s| s.abandoned(now_ms()));
-                if gone {
+                if usage_log::body_gone(&streaming, now_ms()) {
                     return answer.try_recv()?.ok_or(oneshot::Canceled);
                 }
             }
