@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { h, newProject, sql } from './harness.mjs';
 import { applyMigrations } from '../../tools/stack.mjs';
 
@@ -14,13 +15,13 @@ const ROLLUP_MIGRATION = '20261130100002';
 
 /** A project's rollup rows (per key, and per model with '*' for all models), and the same figures
  * recounted from usage_logs, as text. */
-const rollups = (run, pid) => run(`select day, model, api_key_id, cache_status, requests, errors, prompt_tokens, completion_tokens, tokens_saved, cost_usd, cost_saved_usd
-  from usage_rollups where project_id = '${pid}' order by 1, 2, 3, 4`);
+const rollups = (run, pid) => run(`select day, model, api_key_id, cache_status, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(tokens_saved), sum(cost_usd), sum(cost_saved_usd)
+  from usage_rollups where project_id = '${pid}' group by 1, 2, 3, 4 order by 1, 2, 3, 4`);
 const recount = (run, pid) => run(`select (created_at at time zone 'utc')::date, model, coalesce(api_key_id, '${NIL}'), cache_status, count(*),
     count(*) filter (where status_code >= 400), sum(prompt_tokens), sum(completion_tokens), sum(tokens_saved), coalesce(sum(cost_usd), 0), sum(cost_saved_usd)
   from usage_logs where project_id = '${pid}' group by 1, 2, 3, 4 order by 1, 2, 3, 4`);
 const byModel = (run, pid) => run(`select day, model, requests, hits, semantic_hits, misses, errors, prompt_tokens, tokens_saved, cost_usd, latency_hit, latency_semantic, latency_miss
-  from usage_rollups_model where project_id = '${pid}' order by 1, 2`);
+  from usage_rollups_by_model where project_id = '${pid}' order by 1, 2`);
 const byModelRecount = (run, pid) => run(`select day, m.model, count(*), count(*) filter (where cache_status = 'HIT'), count(*) filter (where cache_status = 'HIT-SEMANTIC'),
     count(*) filter (where cache_status = 'MISS'), count(*) filter (where status_code >= 400), sum(prompt_tokens), sum(tokens_saved), coalesce(sum(cost_usd), 0),
     latency_hist(latency_bucket(latency_ms)) filter (where cache_status = 'HIT'), latency_hist(latency_bucket(latency_ms)) filter (where cache_status = 'HIT-SEMANTIC'),
@@ -74,6 +75,40 @@ describe('usage rollups, partitions and retention', () => {
     const [plan] = await h.admin.rpc('plan_usage', { p_project: project.id });
     const thisMonth = sql(`select count(*) from usage_logs where ${counted} and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`);
     assert.equal(String(plan.requests_this_month), thisMonth, 'plan_usage: the live keys’ billable requests of the UTC month, one row read');
+  });
+
+  test('a batch whose transaction is still open does not hold up another batch for the same rollup rows', async () => {
+    const { project, keyRow } = await newProject({ plan: 'pro' });
+    const open = new pg.Client({ host: '127.0.0.1', port: h.stack.ports.postgres, user: 'postgres', database: 'postgres' });
+    await open.connect();
+    try {
+      // One batch inserted and not committed: it holds its rollup rows (a slot's) until it ends.
+      await open.query('begin');
+      const first = batch(project.id, keyRow.id, 60, 900);
+      const columns = 'request_id, project_id, api_key_id, key_kind, billable, endpoint, model, provider, cache_status, status_code, prompt_tokens, completion_tokens, cost_usd, cost_saved_usd, tokens_saved, latency_ms, created_at';
+      await open.query(`insert into usage_logs (${columns}) select ${columns} from json_populate_recordset(null::usage_logs, $1)`, [JSON.stringify(first)]);
+      // The same project, days, models, keys and outcomes through REST, as the proxy sends them:
+      // answered while the first is open (before slots, it waited for the first to commit).
+      const second = rest('usage_logs', { method: 'POST', body: JSON.stringify(batch(project.id, keyRow.id, 60, 900).map((r) => ({ ...r, request_id: `${r.request_id}-b` }))) });
+      const outcome = await Promise.race([second.then((r) => r.status), new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting after 10 s'))]);
+      assert.equal(outcome, 201);
+      await open.query('commit');
+    } finally {
+      await open.end();
+    }
+    assert.equal(sql(`select count(*) from usage_logs where project_id = '${project.id}'`), '120');
+    assert.ok(Number(sql(`select count(distinct slot) from usage_rollups_model where project_id = '${project.id}'`)) >= 2, 'the two batches wrote different slots');
+    assert.equal(rollups(sql, project.id), recount(sql, project.id));
+    assert.equal(byModel(sql, project.id), byModelRecount(sql, project.id));
+
+    // The cron folds ended days' slots into one row each, and the figures stay the same.
+    const tomorrow = new Date(Date.now() + 86400_000).toISOString();
+    sql(`select usage_upkeep('${tomorrow}')`);
+    assert.equal(sql(`select count(*) from usage_rollups_model where project_id = '${project.id}' and slot <> 0`), '0', 'every slot folded into slot 0');
+    assert.equal(sql(`select count(*) from usage_monthly where project_id = '${project.id}' and slot <> 0 and month < date_trunc('month', now() at time zone 'utc' + interval '1 day')`), '0');
+    assert.equal(rollups(sql, project.id), recount(sql, project.id), 'per key, after folding');
+    assert.equal(byModel(sql, project.id), byModelRecount(sql, project.id), 'per model, histograms included, after folding');
+    assert.equal(sql(`select count(*) from usage_rollups_model where project_id = '${project.id}' and percentiles is null`), '0', 'every day closed');
   });
 
   test('the migration moves existing rows into monthly partitions and builds their rollups', async () => {
