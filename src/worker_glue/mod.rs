@@ -2,6 +2,7 @@
 //! sibling modules (the request pipeline in `pipeline`, I/O clients in `upstash` and `supabase`).
 
 mod auth;
+mod background;
 mod config;
 mod health;
 mod isolate;

@@ -2,6 +2,7 @@
 //! and, when `DD_API_KEY` is set, to Datadog's HTTP intake in batches (flushed with the usage-log
 //! batch); server errors (5xx) go to Sentry as envelopes when `SENTRY_DSN` is set.
 
+use super::background::after_response;
 use super::config::Config;
 use crate::observability::{self, ErrorReport};
 use serde_json::{json, Value};
@@ -94,7 +95,7 @@ pub fn report_error(
         extra,
     };
     let timeout = cfg.supabase_timeout_ms;
-    ctx.wait_until(async move {
+    after_response(ctx, async move {
         let envelope = observability::sentry_envelope(&dsn, &report, now_ms());
         let auth = dsn.auth_header(CLIENT);
         let sent = post(

@@ -25,6 +25,7 @@ use crate::rate_limit::{self, Decision};
 use crate::semantic::{self, Candidate, SemanticQuery};
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
 use crate::worker_glue::auth::KeyRecord;
+use crate::worker_glue::background::after_response;
 use crate::worker_glue::config::Config;
 use crate::worker_glue::isolate::{self, Remembered};
 use crate::worker_glue::upstash::Upstash;
@@ -391,7 +392,7 @@ fn background_sync(ex: &Exchange, ctx: &Context, a: &Admitted, budgets: Budgets)
         bucket_suffixes: Vec::new(),
     };
     let cfg = ex.cfg.clone();
-    ctx.wait_until(async move {
+    after_response(ctx, async move {
         let asked_at = now_ms();
         match run_lookup(&cfg.redis(), &plan).await {
             Some(found) => {
@@ -476,7 +477,7 @@ async fn semantic_hit(
 fn forget_expired(ex: &Exchange, ctx: &Context, buckets: &[String], entry_key: &str) {
     let cfg = ex.cfg.clone();
     let cmds = lookup_plan::forget_commands(buckets, entry_key);
-    ctx.wait_until(async move {
+    after_response(ctx, async move {
         let _ = cfg.redis().pipeline(&cmds).await;
     });
 }

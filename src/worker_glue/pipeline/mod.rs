@@ -20,6 +20,7 @@ mod respond;
 mod store;
 mod stream;
 
+use super::background::after_response;
 use super::config::Config;
 use super::responses::error_response;
 use super::telemetry;
@@ -230,7 +231,7 @@ impl Finisher {
         }
         if let Some(lock) = self.lock {
             let cfg = self.cfg.clone();
-            ctx.wait_until(async move {
+            after_response(ctx, async move {
                 let _ = cfg.redis().command(&["DEL", &lock]).await;
             });
         }

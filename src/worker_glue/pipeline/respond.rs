@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::request::ProxyRequest;
 use crate::sse;
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
+use crate::worker_glue::background::after_response;
 use crate::worker_glue::responses::bytes_response;
 use worker::{Context, Response};
 use worker_util::now_ms;
@@ -89,7 +90,7 @@ pub fn answer(
     if let Some(mut plan) = plan.filter(|_| cacheable) {
         plan.lock = ex.lock.take();
         let cfg = ex.cfg.clone();
-        ctx.wait_until(async move { store::store(&cfg, &plan, entry).await });
+        after_response(ctx, async move { store::store(&cfg, &plan, entry).await });
     }
     built(bytes_response(200, "application/json", body, &headers))
 }

@@ -12,8 +12,6 @@ use crate::request::Endpoint;
 use crate::semantic;
 use crate::worker_glue::config::Config;
 use crate::worker_glue::isolate;
-use std::time::Duration;
-use worker::Delay;
 use worker_util::now_ms;
 
 /// Where and how long this request's answer is stored; None when it is not (Redis down, bypass).
@@ -48,8 +46,6 @@ pub fn plan(a: &Admitted, found: &Found) -> Option<StorePlan> {
 /// keeps the entry in this isolate's memory while it is fresh (under the cache state it was looked
 /// up in), trims buckets.
 pub async fn store(cfg: &Config, plan: &StorePlan, entry: CacheEntry) {
-    // Let the response go out first: nothing here may delay its bytes.
-    Delay::from(Duration::ZERO).await;
     let redis = cfg.redis();
     let entry = plan.expiring(entry);
     let replies = match redis.pipeline(&plan.commands(&entry.to_stored())).await {
