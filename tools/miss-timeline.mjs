@@ -1,0 +1,140 @@
+// `npm run bench:miss`: where a MISS's overhead goes, timed from outside the Worker. The client,
+// a relay in front of the Upstash REST adapter and a small OpenAI-format upstream (20 ms delay)
+// stamp one monotonic clock (CLOCK_MONOTONIC, shared by processes), so each MISS splits into:
+// client to the Redis call (toRelay), the Redis call (relay), Redis to the upstream call
+// (relayToUp), and the upstream's answer to the client's last byte (upToClient). Interleaved with
+// the same calls straight to the upstream (dIn/dOut) and, in the same run, with minimal JavaScript
+// Workers making the same two subrequests: `floor-plain`, and `floor-platform`, which also makes
+// the platform calls ours makes (the `cf` object, header reads, abort signals and deadline timers,
+// 18 response headers, a store subrequest after the response). Prints each one's medians and
+// workerd's CPU per request (/proc). The Workers clock stands still while code runs, so the split
+// has to be read from outside.
+//
+// BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300).
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startStack, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
+const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+import { createApiKey, createProject } from './lib/projects.mjs';
+import { Miniflare } from 'miniflare';
+const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
+const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const stack = await startStack({ ports: PORTS, quiet: true, fakeDelayMs: 20 });
+const tagOf = (s) => (s.match(/probe-(\d+)/) || [])[1];
+const marks = new Map();
+const up = http.createServer((req, res) => {
+  let b = '';
+  req.on('data', (d) => (b += d));
+  req.on('end', () => {
+    const arrived = now();
+    const tag = tagOf(b);
+    setTimeout(() => {
+      const body = JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1, model: 'openai/gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'ok ' + tag }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      const sent = now();
+      res.end(body);
+      const m = marks.get(tag);
+      if (m) Object.assign(m, { upIn: arrived, upOut: sent });
+    }, 20);
+  });
+}).listen(0, '127.0.0.1');
+await new Promise((r) => up.on('listening', r));
+const upUrl = `http://127.0.0.1:${up.address().port}`;
+const agent = new http.Agent({ keepAlive: true });
+const target = new URL(stack.upstashUrl);
+let current = null;
+const relay = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (d) => chunks.push(d));
+  req.on('end', () => {
+    const arrived = now();
+    const mine = current;
+    const r2 = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
+      const out = [];
+      r.on('data', (d) => out.push(d));
+      r.on('end', () => {
+        res.writeHead(r.statusCode, r.headers);
+        const sent = now();
+        res.end(Buffer.concat(out));
+        if (mine && !mine.rIn) Object.assign(mine, { rIn: arrived, rOut: sent });
+      });
+    });
+    r2.end(Buffer.concat(chunks));
+  });
+}).listen(0, '127.0.0.1');
+await new Promise((r) => relay.on('listening', r));
+const relayUrl = `http://127.0.0.1:${relay.address().port}`;
+const workers = [];
+try {
+  const admin = supabaseAdmin(stack);
+  stack.psql(`insert into plans (name, requests_per_minute, monthly_requests) values ('x-unl', 1000000, 1000000000) on conflict do nothing`);
+  const bindings = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'wrangler.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
+  const vars = { ...bindings, OPENROUTER_BASE_URL: upUrl, UPSTASH_REDIS_REST_URL: relayUrl, AUTH_CACHE_TTL_SECS: '600' };
+  const variants = [];
+  for (const dir of (process.env.BUILDS || path.join(ROOT, 'build')).split(',').filter((d) => d !== 'none')) {
+    const before = new Set(workerdPids());
+    const mf = new Miniflare({ modules: true, scriptPath: path.join(dir, 'index.js'), modulesRoot: dir, modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-04-01', host: '127.0.0.1', port: 0, bindings: vars, handleRuntimeStdio: (o, e) => { if (process.env.WORKERD_LOG) { const out = fs.createWriteStream(process.env.WORKERD_LOG); o.pipe(out); e.pipe(out); } else { o.resume(); e.resume(); } } });
+    workers.push(mf);
+    const url = String(await mf.ready).replace(/\/$/, '') + '/v1/chat/completions';
+    variants.push({ name: path.basename(dir), url, pid: workerdPids().find((p) => !before.has(p)) });
+  }
+  const floorScript = (k) => { const kind = k === 'platform' ? 'cf+hdr+sig+tm+rh+st' : k; return  `export default { async fetch(req, env, ctx) {
+    ${kind.includes('cf') ? 'const cf = req.cf; const m = req.method; const u = req.url;' : ''}
+    ${kind.includes('hdr') ? "for (const n of ['authorization','origin','content-length','cache-control','pragma','sec-fetch-mode','x-watchllm-bypass-cache','x-watchllm-refresh-cache','x-watchllm-namespace','x-watchllm-ttl','x-watchllm-max-age','x-watchllm-stale-if-error','cf-connecting-ip','x-forwarded-for']) req.headers.get(n);" : ''}
+    const body = await req.text();
+    const c1 = new AbortController();
+    ${kind.includes('tm') ? 'const t1 = setTimeout(() => c1.abort(), 5000);' : ''}
+    const lookup = await fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['GET', 'floor:' + body.length]), ${kind.includes('sig') ? 'signal: c1.signal' : ''} });
+    await lookup.arrayBuffer();
+    ${kind.includes('tm') ? 'clearTimeout(t1);' : ''}
+    const c2 = new AbortController();
+    ${kind.includes('tm') ? 'const t2 = setTimeout(() => c2.abort(), 5000);' : ''}
+    const upstream = await fetch(env.UPSTREAM_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body, ${kind.includes('sig') ? 'signal: c2.signal' : ''} });
+    const buf = await upstream.arrayBuffer();
+    ${kind.includes('tm') ? 'clearTimeout(t2);' : ''}
+    const h = new Headers({ 'content-type': 'application/json' });
+    ${kind.includes('rh') ? "for (let i = 0; i < 18; i++) h.set('x-watchllm-header-' + i, 'value ' + i);" : ''}
+    ${kind.includes('st') ? "ctx.waitUntil(new Promise((r) => setTimeout(r, 1)).then(() => fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['SET', 'floor:x' + body.length, 'v', 'EX', '60']) })).then((r) => r.arrayBuffer()));" : ''}
+    return new Response(buf, { status: upstream.status, headers: h });
+  } }`; };
+  for (const kind of (process.env.FLOORS || 'plain,platform').split(',').filter(Boolean)) {
+    const before = new Set(workerdPids());
+    const mf = new Miniflare({ modules: true, script: floorScript(kind), host: '127.0.0.1', port: 0, bindings: { UPSTASH_URL: relayUrl, UPSTASH_TOKEN: stack.upstashToken, UPSTREAM_URL: upUrl } });
+    workers.push(mf);
+    const url = String(await mf.ready);
+    variants.push({ name: 'floor-' + kind, url, pid: workerdPids().find((p) => !before.has(p)) });
+  }
+  const project = await createProject(admin, { name: 'tl', plan: 'x-unl' });
+  const { key } = await createApiKey(admin, project.id);
+  let n = 0;
+  const post = async (u, content, headers) => {
+    const tag = tagOf(content);
+    const m = { t0: now() };
+    marks.set(tag, m);
+    current = m;
+    const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] }) });
+    await r.arrayBuffer();
+    m.t5 = now();
+    current = null;
+    return m;
+  };
+  const rows = Object.fromEntries(variants.map((v) => [v.name, []]));
+  const N = Number(process.env.N || 300);
+  const cpu = {};
+  for (let i = 0; i < N; i++) {
+    for (const v of variants) {
+      if (i === 30) cpu[v.name] = v.pid ? -cpuMs(v.pid) : NaN;
+      if (i === N - 1) cpu[v.name] += v.pid ? cpuMs(v.pid) : NaN;
+      const d = await post(`${upUrl}/chat/completions`, `direct probe-${n++}`, { 'content-type': 'application/json' });
+      const m = await post(v.url, `via ${Date.now()} probe-${n++}`, { authorization: `Bearer ${key}`, 'content-type': 'application/json' });
+      if (i < 30) continue;
+      rows[v.name].push({ total: (m.t5 - m.t0) - (d.t5 - d.t0), toRelay: m.rIn - m.t0, relay: m.rOut - m.rIn, relayToUp: m.upIn - m.rOut, upToClient: m.t5 - m.upOut, dIn: d.upIn - d.t0, dOut: d.t5 - d.upOut });
+    }
+  }
+  for (const [name, rs] of Object.entries(rows)) {
+    const med = (k) => { const s = rs.map((r) => r[k]).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(2) : '-'; };
+    console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', 'dIn', 'dOut'].map((k) => `${k} ${med(k)}`).join('  '));
+  }
+} finally { for (const w of workers) await w.dispose(); up.close(); relay.close(); await stack.stop(); }
