@@ -196,7 +196,7 @@ impl HttpError {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use wasm::{send, send_streaming, within, Answer};
+pub use wasm::{send, send_read, send_streaming, within, Answer};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
@@ -375,6 +375,12 @@ mod wasm {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Sends the request and reads the whole answer within its deadline, like [`send`], but keeps
+    /// the answer's headers to read on demand (one call per header asked for, none for the rest).
+    pub async fn send_read(out: &Outbound) -> Result<(Answer, Vec<u8>), HttpError> {
+        race(out, true).await
     }
 
     /// Sends the request and returns the answer as soon as its headers arrive (within the

@@ -88,13 +88,22 @@ pub async fn forward(ex: &mut Exchange, a: &Admitted) -> Result<Upstream, ApiErr
             .deadline_ms(remaining())
     };
 
-    // One retry on connect errors and retryable statuses, within the same overall deadline.
+    // One retry on connect errors and retryable statuses, within the same overall deadline. A
+    // whole answer is read within the call's own deadline (one timer); a stream's body is not.
     let mut attempt = 0;
-    let resp = loop {
+    let (resp, body) = loop {
         attempt += 1;
-        let outcome = worker_util::http::send_streaming(&call()).await;
+        let outcome = if a.request.stream {
+            worker_util::http::send_streaming(&call())
+                .await
+                .map(|r| (r, None))
+        } else {
+            worker_util::http::send_read(&call())
+                .await
+                .map(|(r, b)| (r, Some(b)))
+        };
         let retry = match &outcome {
-            Ok(r) => a.dialect.retryable(a.request.endpoint, r.status()),
+            Ok((r, _)) => a.dialect.retryable(a.request.endpoint, r.status()),
             Err(e) => !e.is_timeout(),
         };
         if retry && attempt == 1 && remaining() > RETRY_PAUSE_MS {
@@ -117,10 +126,13 @@ pub async fn forward(ex: &mut Exchange, a: &Admitted) -> Result<Upstream, ApiErr
     let retry_after = resp
         .header("retry-after")
         .and_then(|v| v.trim().parse().ok());
-    let bytes = match worker_util::http::within(remaining(), resp.bytes()).await {
-        Some(Ok(b)) => b,
-        Some(Err(e)) => return Err(ApiError::upstream_failed(provider, e.to_string())),
-        None => return Err(ApiError::upstream_timeout(provider, timeout)),
+    let bytes = match body {
+        Some(b) => b,
+        None => match worker_util::http::within(remaining(), resp.bytes()).await {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(ApiError::upstream_failed(provider, e.to_string())),
+            None => return Err(ApiError::upstream_timeout(provider, timeout)),
+        },
     };
     if status >= 400 {
         let mut err = ApiError::from_upstream(provider, status, &bytes);
