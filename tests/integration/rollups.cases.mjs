@@ -100,6 +100,11 @@ describe('usage rollups, partitions and retention', () => {
     assert.ok(Number(sql(`select count(distinct slot) from usage_rollups_model where project_id = '${project.id}'`)) >= 2, 'the two batches wrote different slots');
     assert.equal(rollups(sql, project.id), recount(sql, project.id));
     assert.equal(byModel(sql, project.id), byModelRecount(sql, project.id));
+    const daily = async () => (await h.admin.rpc('usage_daily', { p_project: project.id, p_from: '2000-01-01', p_to: '2100-01-01' })).map((r) => `${r.day} ${r.model} ${r.requests} ${r.hits} ${r.semantic_hits} ${r.misses} ${r.errors} ${r.prompt_tokens} ${Number(r.cost_usd).toFixed(8)}`).join('\n');
+    const dailyRecount = sql(`select (created_at at time zone 'utc')::date, model, count(*), count(*) filter (where cache_status = 'HIT'), count(*) filter (where cache_status = 'HIT-SEMANTIC'),
+        count(*) filter (where cache_status = 'MISS'), count(*) filter (where status_code >= 400), sum(prompt_tokens), coalesce(sum(cost_usd), 0)
+      from usage_logs where project_id = '${project.id}' group by 1, 2 order by 1, 2`).replaceAll('|', ' ');
+    assert.equal(await daily(), dailyRecount, 'usage_daily adds the slots up');
 
     // The cron folds ended days' slots into one row each, and the figures stay the same.
     const tomorrow = new Date(Date.now() + 86400_000).toISOString();
@@ -108,6 +113,7 @@ describe('usage rollups, partitions and retention', () => {
     assert.equal(sql(`select count(*) from usage_monthly where project_id = '${project.id}' and slot <> 0 and month < date_trunc('month', now() at time zone 'utc' + interval '1 day')`), '0');
     assert.equal(rollups(sql, project.id), recount(sql, project.id), 'per key, after folding');
     assert.equal(byModel(sql, project.id), byModelRecount(sql, project.id), 'per model, histograms included, after folding');
+    assert.equal(await daily(), dailyRecount, 'usage_daily after folding');
     assert.equal(sql(`select count(*) from usage_rollups_model where project_id = '${project.id}' and percentiles is null`), '0', 'every day closed');
   });
 
