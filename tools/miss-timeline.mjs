@@ -106,6 +106,7 @@ try {
     const url = String(await mf.ready);
     variants.push({ name: 'floor-' + kind, url, pid: workerdPids().find((p) => !before.has(p)) });
   }
+  if (process.env.PID_FILE) fs.writeFileSync(process.env.PID_FILE, variants.map((v) => `${v.name} ${v.pid}`).join('\n'));
   const project = await createProject(admin, { name: 'tl', plan: 'x-unl' });
   const { key } = await createApiKey(admin, project.id);
   let n = 0;
