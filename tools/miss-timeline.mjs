@@ -109,6 +109,7 @@ try {
   if (process.env.PID_FILE) fs.writeFileSync(process.env.PID_FILE, variants.map((v) => `${v.name} ${v.pid}`).join('\n'));
   const project = await createProject(admin, { name: 'tl', plan: 'x-unl' });
   const { key } = await createApiKey(admin, project.id);
+  if (process.env.NOSEM) stack.psql(`update projects set semantic_cache_enabled = false where id = '${project.id}'`);
   let n = 0;
   const post = async (u, content, headers) => {
     const tag = tagOf(content);

@@ -5,6 +5,7 @@ use super::supabase::Supabase;
 use super::upstash::Upstash;
 use crate::models::Provider;
 use crate::observability::{self, SentryDsn};
+use std::rc::Rc;
 use worker::Env;
 use worker_util::env::{number, var as get};
 
@@ -46,14 +47,15 @@ pub struct Config {
 }
 
 thread_local! {
-    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+    static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
 }
 
 impl Config {
     /// The configuration, read from the environment once per isolate (vars and secrets are fixed
-    /// for an isolate's lifetime; a new deployment gets new isolates).
-    pub fn cached(env: &Env) -> Config {
-        CONFIG.with(|c| c.get_or_init(|| Config::from_env(env)).clone())
+    /// for an isolate's lifetime; a new deployment gets new isolates). Shared: a request and its
+    /// background tasks each hold it, and a copy is some 25 strings.
+    pub fn cached(env: &Env) -> Rc<Config> {
+        CONFIG.with(|c| c.get_or_init(|| Rc::new(Config::from_env(env))).clone())
     }
 
     pub fn from_env(env: &Env) -> Config {

@@ -28,12 +28,13 @@ use super::usage_log::{self, UsageRecord};
 use crate::error::ApiError;
 use crate::request::Endpoint;
 use crate::watchllm_headers::{CacheDetail, CacheStatus, WatchllmHeaders};
+use std::rc::Rc;
 use worker::{Context, Request, Response, Result};
 use worker_util::now_ms;
 
 /// Per-request state the stages share.
 pub struct Exchange {
-    pub cfg: Config,
+    pub cfg: Rc<Config>,
     pub request_id: String,
     pub start_ms: u64,
     /// Headers every response of this request carries (the rate limit's).
@@ -46,7 +47,7 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    fn new(cfg: Config, endpoint: Endpoint, request_id: String, start_ms: u64) -> Exchange {
+    fn new(cfg: Rc<Config>, endpoint: Endpoint, request_id: String, start_ms: u64) -> Exchange {
         let log = UsageRecord {
             request_id: request_id.clone(),
             endpoint: endpoint.name(),
@@ -135,7 +136,7 @@ const STALE_IF_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
 /// Runs the stages for one request to a proxied endpoint.
 pub async fn handle(
     req: Request,
-    cfg: Config,
+    cfg: Rc<Config>,
     ctx: &Context,
     endpoint: Endpoint,
     request_id: String,
@@ -218,7 +219,7 @@ fn finish(mut ex: Exchange, ctx: &Context, outcome: Outcome) -> Result<Response>
 /// The end of a request: releases the in-flight lock (followers then go upstream themselves),
 /// writes the usage record and reports a server error to Sentry.
 pub struct Finisher {
-    cfg: Config,
+    cfg: Rc<Config>,
     pub log: UsageRecord,
     lock: Option<String>,
 }
