@@ -290,12 +290,11 @@ mod wasm {
     /// A rejection as an error: the deadline's (`AbortSignal.timeout` aborts with a
     /// TimeoutError), or the network's.
     fn failure(target: &str, deadline_ms: u64, e: worker::wasm_bindgen::JsValue) -> HttpError {
-        let timed_out = e.dyn_ref::<js_sys::Error>().is_some_and(|e| {
-            matches!(
-                String::from(e.name()).as_str(),
-                "TimeoutError" | "AbortError"
-            )
-        });
+        // By name, not by type: the platform's timeout signal rejects with a DOMException.
+        let name = js_sys::Reflect::get(&e, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string());
+        let timed_out = matches!(name.as_deref(), Some("TimeoutError" | "AbortError"));
         if timed_out {
             HttpError::Timeout {
                 target: target.to_string(),
@@ -309,9 +308,35 @@ mod wasm {
         }
     }
 
+    /// The answer's headers and its body, within the deadline: the platform's own timeout signal
+    /// (`AbortSignal.timeout`) aborts the fetch and the body's read when it passes, so it stops
+    /// using a connection, and no timer or race of ours runs (each costs wasm-bindgen closures
+    /// and a poll per wake on the hot path).
+    async fn whole(out: &Outbound) -> Result<(Answer, Vec<u8>), HttpError> {
+        let target = out.target();
+        let failed = |e| failure(&target, out.deadline_ms, e);
+        let ms = u32::try_from(out.deadline_ms).unwrap_or(u32::MAX);
+        let signal = web_sys::AbortSignal::timeout_with_u32(ms);
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let promise = global.fetch_with_request(&request(out, &signal)?);
+        let resp = JsFuture::from(promise).await.map_err(failed)?;
+        let answer = Answer {
+            target: out.target(),
+            deadline_ms: out.deadline_ms,
+            inner: resp.dyn_into().map_err(failed)?,
+        };
+        let body = answer.bytes().await?;
+        Ok((answer, body))
+    }
+
     /// The answer's headers and, if `read_body`, its body, within the deadline (the fetch is
-    /// aborted when it passes, so it stops using a connection).
+    /// aborted when it passes, so it stops using a connection). A streamed body read after this
+    /// returns is not bounded by the deadline (a long generation may take longer than the wait for
+    /// its first byte), so the signal here is aborted by our timer, not the platform's.
     async fn race(out: &Outbound, read_body: bool) -> Result<(Answer, Vec<u8>), HttpError> {
+        if read_body {
+            return whole(out).await;
+        }
         let controller = AbortController::default();
         let work = async {
             let target = out.target();
