@@ -125,7 +125,7 @@ try {
     ['usage_by_day, 366 days', 'usage_by_day', { p_project: pid, p_from: day(365), p_to: day(0) }],
     ['usage_by_day, 366 days, one model', 'usage_by_day', { p_project: pid, p_from: day(365), p_to: day(0), p_model: 'gpt-4o' }],
     ['usage_by_model, 366 days', 'usage_by_model', { p_project: pid, p_from: day(365), p_to: day(0) }],
-    ['usage_daily (per day and model), 366 d', 'usage_daily', { p_project: pid, p_from: day(365), p_to: day(0) }],
+    ['usage_daily (API only*), 366 days', 'usage_daily', { p_project: pid, p_from: day(365), p_to: day(0) }],
     ['latency_daily, 14 days', 'latency_daily', { p_project: pid, p_from: day(13), p_to: day(0) }],
     ['latency_daily, 366 days', 'latency_daily', { p_project: pid, p_from: day(365), p_to: day(0) }],
     ['plan_usage', 'plan_usage', { p_project: pid }],
@@ -144,6 +144,7 @@ try {
     const [p50, p95] = await time(() => rpc(fn, args));
     console.log(`  ${label.padEnd(38)} p50 ${ms(p50)}  p95 ${ms(p95)}  (${got.length} rows)`);
   }
+  console.log('  * per day and model: kept for API clients; the dashboard calls usage_by_day and usage_by_model instead.');
 } catch (e) {
   if (!e.done) throw e;
 } finally {
