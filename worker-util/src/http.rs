@@ -329,14 +329,11 @@ mod wasm {
         Ok((answer, body))
     }
 
-    /// The answer's headers and, if `read_body`, its body, within the deadline (the fetch is
-    /// aborted when it passes, so it stops using a connection). A streamed body read after this
-    /// returns is not bounded by the deadline (a long generation may take longer than the wait for
-    /// its first byte), so the signal here is aborted by our timer, not the platform's.
-    async fn race(out: &Outbound, read_body: bool) -> Result<(Answer, Vec<u8>), HttpError> {
-        if read_body {
-            return whole(out).await;
-        }
+    /// The answer's headers within the deadline (the fetch is aborted when it passes, so it stops
+    /// using a connection). The body, read or streamed after this returns, is not bounded by the
+    /// deadline (a long generation may take longer than the wait for its first byte), so the
+    /// signal here is aborted by our timer, not the platform's.
+    async fn headers_first(out: &Outbound) -> Result<Answer, HttpError> {
         let controller = AbortController::default();
         let work = async {
             let target = out.target();
@@ -345,17 +342,11 @@ mod wasm {
             let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
             let promise = global.fetch_with_request(&request(out, &signal)?);
             let resp = JsFuture::from(promise).await.map_err(failed)?;
-            let answer = Answer {
+            Ok(Answer {
                 target: out.target(),
                 deadline_ms: out.deadline_ms,
                 inner: resp.dyn_into().map_err(failed)?,
-            };
-            let body = if read_body {
-                answer.bytes().await?
-            } else {
-                Vec::new()
-            };
-            Ok((answer, body))
+            })
         };
         match within(out.deadline_ms, work).await {
             Some(result) => result,
@@ -372,7 +363,7 @@ mod wasm {
     /// Sends the request and reads the whole answer, all within its deadline. Any status is a
     /// [`Reply`]; use [`Reply::success`] to treat non-2xx as an error.
     pub async fn send(out: &Outbound) -> Result<Reply, HttpError> {
-        let (answer, body) = race(out, true).await?;
+        let (answer, body) = whole(out).await?;
         let headers = if !out.read_headers {
             Vec::new()
         } else {
@@ -405,13 +396,13 @@ mod wasm {
     /// Sends the request and reads the whole answer within its deadline, like [`send`], but keeps
     /// the answer's headers to read on demand (one call per header asked for, none for the rest).
     pub async fn send_read(out: &Outbound) -> Result<(Answer, Vec<u8>), HttpError> {
-        race(out, true).await
+        whole(out).await
     }
 
     /// Sends the request and returns the answer as soon as its headers arrive (within the
     /// deadline); its body is read or streamed by the caller, still under the deadline's signal.
     pub async fn send_streaming(out: &Outbound) -> Result<Answer, HttpError> {
-        race(out, false).await.map(|(answer, _)| answer)
+        headers_first(out).await
     }
 }
 
