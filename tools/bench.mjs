@@ -12,6 +12,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 import { createProject, createApiKey } from './lib/projects.mjs';
+import { startFloorWorker } from './lib/floor-worker.mjs';
 import { Miniflare } from 'miniflare';
 
 const BENCH_PORTS = { redis: 26390, upstash: 28079, postgres: 25432, postrust: 23100, supabase: 25421, fake: 28090, worker: 28787 };
@@ -123,18 +124,9 @@ Whole local stack ready in ${(readyMs / 1000).toFixed(1)} s
  * upstream's body. Its overhead over calling the upstream directly, measured as the client does.
  */
 async function floorOverhead(stack) {
-  const { Miniflare } = await import('miniflare');
-  const script = `export default { async fetch(req, env) {
-    const body = await req.text();
-    const lookup = await fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['GET', 'floor:' + body.length]) });
-    await lookup.arrayBuffer();
-    const upstream = await fetch(env.UPSTREAM_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTREAM_KEY, 'content-type': 'application/json' }, body });
-    return new Response(await upstream.arrayBuffer(), { status: upstream.status, headers: { 'content-type': 'application/json' } });
-  } }`;
   const upstreamUrl = `${stack.fake.baseUrls.openrouter}/chat/completions`;
-  const mf = new Miniflare({ modules: true, script, host: '127.0.0.1', port: 0, bindings: { UPSTASH_URL: stack.upstashUrl, UPSTASH_TOKEN: stack.upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: stack.providerKeys.openrouter } });
+  const { mf, url } = await startFloorWorker({ upstashUrl: stack.upstashUrl, upstashToken: stack.upstashToken, upstreamUrl, upstreamKey: stack.providerKeys.openrouter });
   try {
-    const url = String(await mf.ready);
     const headers = { authorization: `Bearer ${stack.providerKeys.openrouter}`, 'content-type': 'application/json' };
     const post = async (u, content) => {
       const t = performance.now();

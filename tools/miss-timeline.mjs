@@ -4,9 +4,8 @@
 // client to the Redis call (toRelay), the Redis call (relay), Redis to the upstream call
 // (relayToUp), and the upstream's answer to the client's last byte (upToClient). Interleaved with
 // the same calls straight to the upstream (dIn/dOut) and, in the same run, with minimal JavaScript
-// Workers making the same two subrequests: `floor-plain`, and `floor-platform`, which also makes
-// the platform calls ours makes (the `cf` object, header reads, abort signals and deadline timers,
-// 18 response headers, a store subrequest after the response). Prints each one's medians and
+// Workers making the same two subrequests (tools/lib/floor-worker.mjs): `floor-plain`, and
+// `floor-platform`, which also makes the platform calls ours makes. Prints each one's medians and
 // workerd's CPU per request (/proc). The Workers clock stands still while code runs, so the split
 // has to be read from outside.
 //
@@ -17,6 +16,7 @@ import path from 'node:path';
 import { startStack, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
+import { startFloorWorker } from './lib/floor-worker.mjs';
 import { Miniflare } from 'miniflare';
 const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
 const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
@@ -80,30 +80,10 @@ try {
     const url = String(await mf.ready).replace(/\/$/, '') + '/v1/chat/completions';
     variants.push({ name: path.basename(dir), url, pid: workerdPids().find((p) => !before.has(p)) });
   }
-  const floorScript = (k) => { const kind = k === 'platform' ? 'cf+hdr+sig+tm+rh+st' : k; return  `export default { async fetch(req, env, ctx) {
-    ${kind.includes('cf') ? 'const cf = req.cf; const m = req.method; const u = req.url;' : ''}
-    ${kind.includes('hdr') ? "for (const n of ['authorization','origin','content-length','cache-control','pragma','sec-fetch-mode','x-watchllm-bypass-cache','x-watchllm-refresh-cache','x-watchllm-namespace','x-watchllm-ttl','x-watchllm-max-age','x-watchllm-stale-if-error','cf-connecting-ip','x-forwarded-for']) req.headers.get(n);" : ''}
-    const body = await req.text();
-    const c1 = new AbortController();
-    ${kind.includes('tm') ? 'const t1 = setTimeout(() => c1.abort(), 5000);' : ''}
-    const lookup = await fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['GET', 'floor:' + body.length]), ${kind.includes('sig') ? 'signal: c1.signal' : ''} });
-    await lookup.arrayBuffer();
-    ${kind.includes('tm') ? 'clearTimeout(t1);' : ''}
-    const c2 = new AbortController();
-    ${kind.includes('tm') ? 'const t2 = setTimeout(() => c2.abort(), 5000);' : ''}
-    const upstream = await fetch(env.UPSTREAM_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body, ${kind.includes('sig') ? 'signal: c2.signal' : ''} });
-    const buf = await upstream.arrayBuffer();
-    ${kind.includes('tm') ? 'clearTimeout(t2);' : ''}
-    const h = new Headers({ 'content-type': 'application/json' });
-    ${kind.includes('rh') ? "for (let i = 0; i < 18; i++) h.set('x-watchllm-header-' + i, 'value ' + i);" : ''}
-    ${kind.includes('st') ? "ctx.waitUntil(new Promise((r) => setTimeout(r, 1)).then(() => fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(['SET', 'floor:x' + body.length, 'v', 'EX', '60']) })).then((r) => r.arrayBuffer()));" : ''}
-    return new Response(buf, { status: upstream.status, headers: h });
-  } }`; };
   for (const kind of (process.env.FLOORS || 'plain,platform').split(',').filter(Boolean)) {
     const before = new Set(workerdPids());
-    const mf = new Miniflare({ modules: true, script: floorScript(kind), host: '127.0.0.1', port: 0, bindings: { UPSTASH_URL: relayUrl, UPSTASH_TOKEN: stack.upstashToken, UPSTREAM_URL: upUrl } });
+    const { mf, url } = await startFloorWorker({ upstashUrl: relayUrl, upstashToken: stack.upstashToken, upstreamUrl: `${upUrl}/chat/completions`, upstreamKey: 'x', platform: kind === 'platform' });
     workers.push(mf);
-    const url = String(await mf.ready);
     variants.push({ name: 'floor-' + kind, url, pid: workerdPids().find((p) => !before.has(p)) });
   }
   if (process.env.PID_FILE) fs.writeFileSync(process.env.PID_FILE, variants.map((v) => `${v.name} ${v.pid}`).join('\n'));
