@@ -9,7 +9,8 @@
 // workerd's CPU per request (/proc). The Workers clock stands still while code runs, so the split
 // has to be read from outside.
 //
-// BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300).
+// BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300),
+// WINDOWS=n also prints the total's median per run of n MISSes (does it still fall as V8 tiers up?).
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -118,5 +119,7 @@ try {
   for (const [name, rs] of Object.entries(rows)) {
     const med = (k) => { const s = rs.map((r) => r[k]).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(2) : '-'; };
     console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', 'dIn', 'dOut'].map((k) => `${k} ${med(k)}`).join('  '));
+    const w = Number(process.env.WINDOWS || 0);
+    if (w) console.log(' '.repeat(12), 'total by window:', Array.from({ length: Math.ceil(rs.length / w) }, (_, i) => { const s = rs.slice(i * w, (i + 1) * w).map((r) => r.total).sort((a, b) => a - b); return s[Math.floor(s.length / 2)].toFixed(2); }).join(' '));
   }
 } finally { for (const w of workers) await w.dispose(); up.close(); relay.close(); await stack.stop(); }
