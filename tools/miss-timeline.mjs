@@ -116,10 +116,10 @@ try {
       rows[v.name].push({ total: (m.t5 - m.t0) - (d.t5 - d.t0), toRelay: m.rIn - m.t0, relay: m.rOut - m.rIn, relayToUp: m.upIn - m.rOut, upToClient: m.t5 - m.upOut, dIn: d.upIn - d.t0, dOut: d.t5 - d.upOut });
     }
   }
+  const median = (xs) => { const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(2) : '-'; };
+  const w = Number(process.env.WINDOWS || 0);
   for (const [name, rs] of Object.entries(rows)) {
-    const med = (k) => { const s = rs.map((r) => r[k]).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(2) : '-'; };
-    console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', 'dIn', 'dOut'].map((k) => `${k} ${med(k)}`).join('  '));
-    const w = Number(process.env.WINDOWS || 0);
-    if (w) console.log(' '.repeat(12), 'total by window:', Array.from({ length: Math.ceil(rs.length / w) }, (_, i) => { const s = rs.slice(i * w, (i + 1) * w).map((r) => r.total).sort((a, b) => a - b); return s[Math.floor(s.length / 2)].toFixed(2); }).join(' '));
+    console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', 'dIn', 'dOut'].map((k) => `${k} ${median(rs.map((r) => r[k]))}`).join('  '));
+    if (w) console.log(' '.repeat(12), 'total by window:', Array.from({ length: Math.ceil(rs.length / w) }, (_, i) => median(rs.slice(i * w, (i + 1) * w).map((r) => r.total))).join(' '));
   }
 } finally { for (const w of workers) await w.dispose(); up.close(); relay.close(); await stack.stop(); }
