@@ -49,7 +49,7 @@ try {
   sqlPlan(stack);
   const project = await createProject(admin, { name: 'bench', plan: 'bench-unlimited' });
   const { key } = await createApiKey(admin, project.id);
-  const direct = await startWorkerd(stack, { port: BENCH_PORTS.worker + 2 });
+  const direct = await startWorkerd(stack, { port: BENCH_PORTS.worker + 2, direct: true });
   cleanups.push(() => direct.dispose());
   const directUrl = direct.url;
   const fake = stack.fake.url;

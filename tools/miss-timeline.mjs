@@ -11,6 +11,9 @@
 //
 // BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300),
 // WINDOWS=n also prints the total's median per run of n MISSes (does it still fall as V8 tiers up?).
+// Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
+// through Miniflare's entry worker (`-entry`), the JavaScript Worker Miniflare puts in front (the
+// same workerd then serves both rows; its cpu/req, on the first, counts both).
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -76,16 +79,19 @@ try {
   const variants = [];
   for (const dir of (process.env.BUILDS || path.join(ROOT, 'build')).split(',').filter((d) => d !== 'none')) {
     const before = new Set(workerdPids());
-    const mf = new Miniflare({ modules: true, scriptPath: path.join(dir, 'index.js'), modulesRoot: dir, modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-04-01', host: '127.0.0.1', port: 0, bindings: vars, handleRuntimeStdio: (o, e) => { if (process.env.WORKERD_LOG) { const out = fs.createWriteStream(process.env.WORKERD_LOG); o.pipe(out); e.pipe(out); } else { o.resume(); e.resume(); } } });
+    const mf = new Miniflare({ modules: true, scriptPath: path.join(dir, 'index.js'), modulesRoot: dir, modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-04-01', host: '127.0.0.1', port: 0, bindings: vars, unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], handleRuntimeStdio: (o, e) => { if (process.env.WORKERD_LOG) { const out = fs.createWriteStream(process.env.WORKERD_LOG); o.pipe(out); e.pipe(out); } else { o.resume(); e.resume(); } } });
     workers.push(mf);
-    const url = String(await mf.ready).replace(/\/$/, '') + '/v1/chat/completions';
+    const entryUrl = String(await mf.ready).replace(/\/$/, '') + '/v1/chat/completions';
+    const url = String(await mf.unsafeGetDirectURL()).replace(/\/$/, '') + '/v1/chat/completions';
     variants.push({ name: path.basename(dir), url, pid: workerdPids().find((p) => !before.has(p)) });
+    if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `${path.basename(dir)}-entry`, url: entryUrl, pid: null });
   }
   for (const kind of (process.env.FLOORS || 'plain,platform').split(',').filter(Boolean)) {
     const before = new Set(workerdPids());
-    const { mf, url } = await startFloorWorker({ upstashUrl: relayUrl, upstashToken: stack.upstashToken, upstreamUrl: `${upUrl}/chat/completions`, upstreamKey: 'x', platform: kind === 'platform' });
+    const { mf, url, entryUrl } = await startFloorWorker({ upstashUrl: relayUrl, upstashToken: stack.upstashToken, upstreamUrl: `${upUrl}/chat/completions`, upstreamKey: 'x', platform: kind === 'platform' });
     workers.push(mf);
     variants.push({ name: 'floor-' + kind, url, pid: workerdPids().find((p) => !before.has(p)) });
+    if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `floor-${kind}-entry`, url: entryUrl, pid: null });
   }
   if (process.env.PID_FILE) fs.writeFileSync(process.env.PID_FILE, variants.map((v) => `${v.name} ${v.pid}`).join('\n'));
   const project = await createProject(admin, { name: 'tl', plan: 'x-unl' });

@@ -26,10 +26,12 @@ function script(platform) {
 }
 
 /** Starts the floor Worker; `upstreamUrl` is the full chat completions URL. */
-export async function startFloorWorker({ upstashUrl, upstashToken, upstreamUrl, upstreamKey, platform = false }) {
-  const mf = new Miniflare({ modules: true, script: script(platform), host: '127.0.0.1', port: 0, bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } });
+/** `direct` (the default) as in tools/stack.mjs's startWorkerd: on a socket of its own, without Miniflare's entry worker; `entryUrl` reaches it through that worker. */
+export async function startFloorWorker({ upstashUrl, upstashToken, upstreamUrl, upstreamKey, platform = false, direct = true }) {
+  const mf = new Miniflare({ modules: true, script: script(platform), host: '127.0.0.1', port: 0, ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}), bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } });
   try {
-    return { mf, url: String(await mf.ready) };
+    const entryUrl = String(await mf.ready);
+    return { mf, url: direct ? String(await mf.unsafeGetDirectURL()) : entryUrl, entryUrl };
   } catch (e) {
     await mf.dispose().catch(() => {});
     throw e;
