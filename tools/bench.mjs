@@ -107,7 +107,7 @@ ${N_HIT} sequential HITs of one prompt, ${N_MISS} MISS pairs, ${N_STREAM} stream
     console.log('\nLiteLLM could not be installed from PyPI here; it is left out of this run.');
   }
   console.log(`Key flood (${flood.floodRequests} made-up keys, ${CONCURRENCY} at a time, one address, ${flood.floodSeconds.toFixed(1)} s): ${flood.lookups} Supabase key lookups (the limit is 30 per address per minute; the flood touched ${flood.minutes} minute windows); statuses ${JSON.stringify(flood.statuses)}; a real key's HIT p50 ${fmt(flood.duringP50)} ms during the flood (${flood.duringSamples} requests) vs ${fmt(flood.quietP50)} ms without (${(flood.duringP50 / flood.quietP50).toFixed(2)}x)`);
-  console.log(`Floor: a minimal JavaScript Worker in the same workerd making the same two subrequests (one Upstash REST call, then the upstream call): MISS overhead p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms (${N_MISS} pairs)`);
+  console.log(`Floor: a minimal JavaScript Worker in the same workerd making the same two subrequests (one Upstash REST call, then the upstream call): MISS overhead p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms (${N_MISS} pairs); streamed first byte overhead p50 ${fmt(floor.ttfbP50)} ms, the upstream's body piped back as it arrives (${N_STREAM} pairs)`);
   console.log(`WatchLLM MISS, inside the Worker (Server-Timing p50): ${Object.entries(ours.missTiming).map(([n, d]) => `${n} ${d} ms`).join(', ')}`);
   console.log(`Worker size: ${(wasm.length / 1024).toFixed(0)} KiB wasm + ${(js.length / 1024).toFixed(0)} KiB JS; gzipped ${(gz / 1024).toFixed(0)} KiB
 Start-up in a fresh workerd: script + wasm loaded in ${fmt(startup.loadMs)} ms (includes starting workerd), first request ${fmt(startup.firstMs)} ms, warm request ${fmt(startup.warmMs)} ms
@@ -135,13 +135,28 @@ async function floorOverhead(stack) {
       if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
       return performance.now() - t;
     };
+    /** Time to the first byte of a streamed answer, as bench-client.mjs times it. */
+    const firstByte = async (u, content) => {
+      const t = performance.now();
+      const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], stream: true }) });
+      if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
+      const reader = r.body.getReader();
+      await reader.read();
+      const ms = performance.now() - t;
+      while (!(await reader.read()).done);
+      return ms;
+    };
     const overheads = [];
     for (let i = 0; i < N_MISS; i++) {
       const direct = await post(upstreamUrl, `floor direct ${i}`);
       overheads.push((await post(url, `floor ${i}`)) - direct);
     }
-    overheads.sort((a, b) => a - b);
-    return { p50: overheads[Math.floor(N_MISS / 2)], p99: overheads[Math.floor(N_MISS * 0.99)] };
+    const ttfb = [];
+    for (let i = 0; i < N_STREAM; i++) {
+      const direct = await firstByte(upstreamUrl, `floor stream direct ${i}`);
+      ttfb.push((await firstByte(url, `floor stream ${i}`)) - direct);
+    }
+    return { p50: pct(overheads, 50), p99: pct(overheads, 99), ttfbP50: pct(ttfb, 50) };
   } finally {
     await mf.dispose();
   }

@@ -1,6 +1,6 @@
 // The floor a MISS is measured against (`npm run bench`, `npm run bench:miss`): a minimal
 // JavaScript Worker in plain workerd making the two subrequests a MISS makes, one Upstash REST
-// call and then the upstream call, and returning the upstream's body. With `platform`, it also
+// call and then the upstream call, and returning the upstream's body (a streamed one as it arrives). With `platform`, it also
 // makes the platform calls ours makes (the `cf` object, 14 header reads, a deadline signal on
 // each subrequest, 18 response headers, a store subrequest 1 ms after the response), so the
 // difference to ours is the WebAssembly side alone.
@@ -17,6 +17,8 @@ function script(platform) {
     const redis = (command) => fetch(env.UPSTASH_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTASH_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify(command)${on(', signal: AbortSignal.timeout(5000)')} });
     await (await redis(['GET', 'floor:' + body.length])).arrayBuffer();
     const upstream = await fetch(env.UPSTREAM_URL, { method: 'POST', headers: { authorization: 'Bearer ' + env.UPSTREAM_KEY, 'content-type': 'application/json' }, body${on(', signal: AbortSignal.timeout(5000)')} });
+    // A streamed request's answer goes back as it arrives: the runtime pipes the upstream's body.
+    if (JSON.parse(body).stream === true) return new Response(upstream.body, { status: upstream.status, headers: { 'content-type': 'text/event-stream' } });
     const answer = await upstream.arrayBuffer();
     const headers = new Headers({ 'content-type': 'application/json' });
     ${on(`for (let i = 0; i < 18; i++) headers.set('x-watchllm-header-' + i, 'value ' + i);
