@@ -12,10 +12,14 @@
 //!   pause (`REFUSAL_DELAY_MS`): waiting costs the Worker no CPU, and a flooder with a fixed
 //!   number of connections is slowed to a trickle instead of crowding out real requests.
 //!
+//! A burst of first requests with one key must not reach Supabase in bulk either:
+//! `LookupsInFlight` lets one request of an isolate look a key up while the others with the same
+//! key wait for its answer.
+//!
 //! Pure: the glue (`worker_glue::auth`) passes the clock and Redis's counts.
 
 use lru::LruCache;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 
 /// How long an unknown key is answered from memory.
@@ -84,6 +88,28 @@ impl UnknownKeys {
 
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
+    }
+}
+
+/// Key hashes this isolate is looking up in Supabase now. Entries leave when their lookup ends
+/// (the glue's guard), so the set holds at most the requests in flight.
+#[derive(Debug, Default)]
+pub struct LookupsInFlight {
+    keys: HashSet<String>,
+}
+
+impl LookupsInFlight {
+    /// Takes the lookup of `key_hash`: false if another request has it.
+    pub fn start(&mut self, key_hash: &str) -> bool {
+        self.keys.insert(key_hash.to_string())
+    }
+
+    pub fn finish(&mut self, key_hash: &str) {
+        self.keys.remove(key_hash);
+    }
+
+    pub fn is_looking_up(&self, key_hash: &str) -> bool {
+        self.keys.contains(key_hash)
     }
 }
 
@@ -195,6 +221,18 @@ mod tests {
             f.failed(&format!("10.0.{}.{}", i / 256, i % 256), 0);
         }
         assert!(f.by_address.len() <= MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn one_lookup_per_key_at_a_time() {
+        let mut l = LookupsInFlight::default();
+        assert!(l.start("h1"), "the first request looks it up");
+        assert!(!l.start("h1"), "the next one waits");
+        assert!(l.is_looking_up("h1"));
+        assert!(l.start("h2"), "another key is not held up");
+        l.finish("h1");
+        assert!(!l.is_looking_up("h1"));
+        assert!(l.start("h1"), "after the answer, a later lookup may start");
     }
 
     #[test]

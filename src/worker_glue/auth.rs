@@ -3,17 +3,20 @@
 //! While Supabase is unreachable, keys seen in the last `AUTH_STALE_TTL_SECS` keep working; keys
 //! never seen get 503, never a pass. Made-up keys never reach Supabase in bulk (`key_flood`): an
 //! unknown key is answered from memory for a few seconds, and a client address past
-//! `AUTH_FAILURES_PER_MINUTE` failures gets 429 before any lookup.
+//! `AUTH_FAILURES_PER_MINUTE` failures gets 429 before any lookup. A burst of first requests with
+//! one key makes one lookup per isolate: the others wait for its answer.
 
 use super::config::Config;
 use crate::api_key::PresentedKey;
 use crate::controls::CachePolicy;
 use crate::error::ApiError;
-use crate::key_flood::{self, FailedAuths, UnknownKeys};
+use crate::key_flood::{self, FailedAuths, LookupsInFlight, UnknownKeys};
 use crate::keys;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
+use worker_util::now_ms;
 
 /// What the proxy needs to know about a valid key's project.
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +106,52 @@ thread_local! {
     static KEY_CACHE: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
     static UNKNOWN_KEYS: RefCell<UnknownKeys> = RefCell::new(UnknownKeys::default());
     static FAILED_AUTHS: RefCell<FailedAuths> = RefCell::new(FailedAuths::default());
+    static LOOKUPS_IN_FLIGHT: RefCell<LookupsInFlight> = RefCell::new(LookupsInFlight::default());
+}
+
+/// How often a request waiting for another's lookup of its key looks for the answer.
+const LOOKUP_WAIT_POLL_MS: u64 = 2;
+
+/// This request's lookup of a key; ends it when dropped (answered, failed or cancelled).
+struct LookupTurn(String);
+
+impl Drop for LookupTurn {
+    fn drop(&mut self) {
+        LOOKUPS_IN_FLIGHT.with(|l| l.borrow_mut().finish(&self.0));
+    }
+}
+
+/// What waiting for another request's lookup of the same key came to.
+enum Waited {
+    /// This request looks the key up (None: beside another request's lookup).
+    Lookup(Option<LookupTurn>),
+    Valid(KeyRecord),
+    Unknown,
+}
+
+/// Waits while another request of this isolate looks the same key up, then takes its answer. The
+/// wait is on this request's own timer: woken from the other request instead, it would carry on
+/// (and make its own I/O) in that request's context, which the runtime refuses.
+async fn wait_for_lookup(cfg: &Config, key: &PresentedKey) -> Waited {
+    let started = now_ms();
+    loop {
+        // Answered meanwhile: while this request passed the flood gate, or waited.
+        let now = now_ms();
+        if let Some(record) = cached(&key.hash, cfg.auth_cache_ttl_ms, now) {
+            return Waited::Valid(record);
+        }
+        if UNKNOWN_KEYS.with(|u| u.borrow_mut().is_unknown(&key.hash, now)) {
+            return Waited::Unknown;
+        }
+        // No lookup running: this request starts one. One that ended without an answer (Supabase
+        // failed): each waiting request tries its own at once, as it would have without waiting.
+        let running = LOOKUPS_IN_FLIGHT.with(|l| l.borrow().is_looking_up(&key.hash));
+        if !running || now.saturating_sub(started) > cfg.supabase_timeout_ms {
+            let turn = LOOKUPS_IN_FLIGHT.with(|l| l.borrow_mut().start(&key.hash));
+            return Waited::Lookup(turn.then(|| LookupTurn(key.hash.clone())));
+        }
+        worker::Delay::from(Duration::from_millis(LOOKUP_WAIT_POLL_MS)).await;
+    }
 }
 
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -184,6 +233,14 @@ pub async fn authenticate(
     if !recently_valid {
         gate(cfg, client, key, &counter, now_ms).await?;
     }
+    let _turn = match wait_for_lookup(cfg, key).await {
+        Waited::Lookup(turn) => turn,
+        Waited::Valid(record) => return check(record),
+        Waited::Unknown => {
+            FAILED_AUTHS.with(|f| f.borrow_mut().failed(&client.address, now_ms));
+            return Err(unknown_key(key));
+        }
+    };
 
     let supabase = cfg.supabase();
     let query = format!("api_key_lookup?key_hash=eq.{}&select=*&limit=1", key.hash);
