@@ -4,6 +4,8 @@
 // every system: HIT latency (one prompt asked again and again, after it is cached), MISS
 // overhead (a new prompt through the system minus the same kind of call straight to the
 // upstream), HIT throughput, and a streamed MISS's time to first byte against the upstream's.
+import { firstByte as timeFirstByte } from './lib/first-byte.mjs';
+
 const job = JSON.parse(process.argv[2]);
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -20,17 +22,7 @@ async function post(url, b, h = headers) {
   const timing = Object.fromEntries((r.headers.get('server-timing') || '').split(', ').filter(Boolean).map((p) => { const [n, d] = p.split(';dur='); return [n, Number(d)]; }));
   return { ms: performance.now() - t, cache: r.headers.get('x-watchllm-cache'), timing };
 }
-/** Time to the first byte of a streamed answer (and reads the rest). */
-async function firstByte(url, b, h = headers) {
-  const t = performance.now();
-  const r = await fetch(url, { method: 'POST', headers: h, body: b });
-  if (r.status !== 200) throw new Error(`HTTP ${r.status} from ${url}`);
-  const reader = r.body.getReader();
-  await reader.read();
-  const ms = performance.now() - t;
-  while (!(await reader.read()).done);
-  return ms;
-}
+const firstByte = (url, b, h = headers) => timeFirstByte(url, b, h);
 const upstreamCount = async () => (await (await fetch(job.countUrl)).json()).count;
 
 const proxyUrl = `${job.url}/v1/chat/completions`;

@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 import { createProject, createApiKey } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
+import { firstByte as timeFirstByte } from './lib/first-byte.mjs';
 import { Miniflare } from 'miniflare';
 
 const BENCH_PORTS = { redis: 26390, upstash: 28079, postgres: 25432, postrust: 23100, supabase: 25421, fake: 28090, worker: 28787 };
@@ -135,17 +136,7 @@ async function floorOverhead(stack) {
       if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
       return performance.now() - t;
     };
-    /** Time to the first byte of a streamed answer, as bench-client.mjs times it. */
-    const firstByte = async (u, content) => {
-      const t = performance.now();
-      const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], stream: true }) });
-      if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
-      const reader = r.body.getReader();
-      await reader.read();
-      const ms = performance.now() - t;
-      while (!(await reader.read()).done);
-      return ms;
-    };
+    const firstByte = (u, content) => timeFirstByte(u, JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], stream: true }), headers);
     const overheads = [];
     for (let i = 0; i < N_MISS; i++) {
       const direct = await post(upstreamUrl, `floor direct ${i}`);

@@ -1,9 +1,9 @@
 // The floor a MISS is measured against (`npm run bench`, `npm run bench:miss`): a minimal
 // JavaScript Worker in plain workerd making the two subrequests a MISS makes, one Upstash REST
-// call and then the upstream call, and returning the upstream's body (a streamed one as it arrives). With `platform`, it also
-// makes the platform calls ours makes (the `cf` object, 14 header reads, a deadline signal on
-// each subrequest, 18 response headers, a store subrequest 1 ms after the response), so the
-// difference to ours is the WebAssembly side alone.
+// call and then the upstream call, and returning the upstream's body (a streamed one as it
+// arrives). With `platform`, it also makes the platform calls ours makes (the `cf` object, 14
+// header reads, a deadline signal on each subrequest, 18 response headers, a store subrequest
+// 1 ms after the response), so the difference to ours is the WebAssembly side alone.
 import { Miniflare } from 'miniflare';
 
 const HEADERS_READ = ['authorization', 'origin', 'content-length', 'cache-control', 'pragma', 'sec-fetch-mode', 'x-watchllm-bypass-cache', 'x-watchllm-refresh-cache', 'x-watchllm-namespace', 'x-watchllm-ttl', 'x-watchllm-max-age', 'x-watchllm-stale-if-error', 'cf-connecting-ip', 'x-forwarded-for'];
