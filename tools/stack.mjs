@@ -298,7 +298,7 @@ export function workerdPids() {
  * instead of through Miniflare's entry worker, a JavaScript Worker in front that rebuilds each
  * request, sets `CF-Connecting-IP` and gzips JSON answers for clients that accept gzip. Production
  * has no such Worker in front; the benchmark measures without it (it added 1.0 ms to the floor's
- * MISS and 1.75 ms to ours in `npm run bench:miss` with `ENTRY=1`). Requests then carry no
+ * MISS and 1.5-1.75 ms to ours in `npm run bench:miss` with `ENTRY=1`). Requests then carry no
  * `CF-Connecting-IP` unless the client sends one (Cloudflare's edge always does).
  */
 export async function startWorkerd(stack, { port, vars = {}, direct = false }) {
@@ -330,8 +330,8 @@ export async function startWorkerd(stack, { port, vars = {}, direct = false }) {
   });
   let url;
   try {
-    await mf.ready;
-    url = String(direct ? await mf.unsafeGetDirectURL() : await mf.ready).replace(/\/$/, '');
+    const entryUrl = await mf.ready;
+    url = String(direct ? await mf.unsafeGetDirectURL() : entryUrl).replace(/\/$/, '');
   } catch (e) {
     // (A half-started workerd would keep the process alive.)
     await mf.dispose().catch(() => {});
