@@ -11,6 +11,9 @@
 //
 // BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300),
 // WINDOWS=n also prints the total's median per run of n MISSes (does it still fall as V8 tiers up?).
+// STREAM=1 times streamed MISSes to their first byte instead (upToClient: the upstream's first
+// write to the client's first chunk), the upstream sending its chunks at once as the fake provider
+// does, or SPACED=ms apart.
 // Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
 // through Miniflare's entry worker (`-entry`), the JavaScript Worker Miniflare puts in front (the
 // same workerd then serves both rows; its cpu/req, on the first, counts both).
@@ -21,10 +24,13 @@ import { startStack, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
+import { firstByte } from './lib/first-byte.mjs';
 import { Miniflare } from 'miniflare';
 const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
 const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
+const STREAM = Boolean(process.env.STREAM);
+const SPACED = Number(process.env.SPACED || 0);
 const stack = await startStack({ ports: PORTS, quiet: true, fakeDelayMs: 20 });
 const tagOf = (s) => (s.match(/probe-(\d+)/) || [])[1];
 const marks = new Map();
@@ -35,6 +41,7 @@ const up = http.createServer((req, res) => {
     const arrived = now();
     const tag = tagOf(b);
     setTimeout(() => {
+      if (b.includes('"stream":true')) return streamAnswer(res, tag, arrived, b.includes('"include_usage":true'));
       const body = JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1, model: 'openai/gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'ok ' + tag }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       const sent = now();
@@ -44,6 +51,25 @@ const up = http.createServer((req, res) => {
     }, 20);
   });
 }).listen(0, '127.0.0.1');
+// A streamed answer as the fake provider sends it (tools/fake-provider.mjs): a comment, then the
+// chunks, all at once, or SPACED ms apart as a model generating tokens would.
+async function streamAnswer(res, tag, arrived, includeUsage) {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const sent = now();
+  res.write(': OPENROUTER PROCESSING\n\n');
+  const m = marks.get(tag);
+  if (m) Object.assign(m, { upIn: arrived, upOut: sent });
+  const base = { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'openai/gpt-4o-mini', ...(includeUsage ? { usage: null } : {}) };
+  const write = (choices, extra = {}) => res.write(`data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`);
+  write([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+  for (const w of `ok ${tag} and some more words of an answer to stream back`.split(/(?<= )/)) {
+    write([{ index: 0, delta: { content: w }, finish_reason: null }]);
+    if (SPACED) await new Promise((r) => setTimeout(r, SPACED));
+  }
+  write([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+  if (includeUsage) write([], { usage: { prompt_tokens: 5, completion_tokens: 12, total_tokens: 17 } });
+  res.end('data: [DONE]\n\n');
+}
 await new Promise((r) => up.on('listening', r));
 const upUrl = `http://127.0.0.1:${up.address().port}`;
 const agent = new http.Agent({ keepAlive: true });
@@ -103,9 +129,13 @@ try {
     const m = { t0: now() };
     marks.set(tag, m);
     current = m;
-    const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] }) });
-    await r.arrayBuffer();
-    m.t5 = now();
+    const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }], ...(STREAM ? { stream: true } : {}) });
+    if (STREAM) {
+      m.t5 = m.t0 + (await firstByte(u, body, headers));
+    } else {
+      await (await fetch(u, { method: 'POST', headers, body })).arrayBuffer();
+      m.t5 = now();
+    }
     current = null;
     return m;
   };
