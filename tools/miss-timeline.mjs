@@ -20,12 +20,11 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
+import { startStack, startWorkerd, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
 import { firstByte } from './lib/first-byte.mjs';
-import { Miniflare } from 'miniflare';
 const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
 const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -100,17 +99,14 @@ const workers = [];
 try {
   const admin = supabaseAdmin(stack);
   stack.psql(`insert into plans (name, requests_per_minute, monthly_requests) values ('x-unl', 1000000, 1000000000) on conflict do nothing`);
-  const bindings = Object.fromEntries(fs.readFileSync(path.join(stack.logDir, 'wrangler.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
-  const vars = { ...bindings, OPENROUTER_BASE_URL: upUrl, UPSTASH_REDIS_REST_URL: relayUrl, AUTH_CACHE_TTL_SECS: '600' };
+  const vars = { OPENROUTER_BASE_URL: upUrl, UPSTASH_REDIS_REST_URL: relayUrl, AUTH_CACHE_TTL_SECS: '600' };
   const variants = [];
   for (const dir of (process.env.BUILDS || path.join(ROOT, 'build')).split(',').filter((d) => d !== 'none')) {
-    const before = new Set(workerdPids());
-    const mf = new Miniflare({ modules: true, scriptPath: path.join(dir, 'index.js'), modulesRoot: dir, modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-04-01', host: '127.0.0.1', port: 0, bindings: vars, unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], handleRuntimeStdio: (o, e) => { if (process.env.WORKERD_LOG) { const out = fs.createWriteStream(process.env.WORKERD_LOG); o.pipe(out); e.pipe(out); } else { o.resume(); e.resume(); } } });
-    workers.push(mf);
-    const entryUrl = String(await mf.ready).replace(/\/$/, '') + '/v1/chat/completions';
-    const url = String(await mf.unsafeGetDirectURL()).replace(/\/$/, '') + '/v1/chat/completions';
-    variants.push({ name: path.basename(dir), url, pid: workerdPids().find((p) => !before.has(p)) });
-    if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `${path.basename(dir)}-entry`, url: entryUrl, pid: null });
+    const w = await startWorkerd(stack, { buildDir: dir, vars, direct: true, port: 0 });
+    workers.push(w);
+    const endpoint = '/v1/chat/completions';
+    variants.push({ name: path.basename(dir), url: w.url + endpoint, entryUrl: w.entryUrl + endpoint, pid: w.pid });
+    if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `${path.basename(dir)}-entry`, url: variants.at(-1).entryUrl, pid: null });
   }
   for (const kind of (process.env.FLOORS || 'plain,platform').split(',').filter(Boolean)) {
     const before = new Set(workerdPids());

@@ -290,30 +290,26 @@ export function workerdPids() {
 }
 
 /**
- * The proxy (build/) in plain workerd through Miniflare, with the stack's configuration, on
- * `port` (0: any free port): what production runs, without wrangler dev's dev-server layers (its inspector, its
- * proxy worker), for the benchmark and the soak. Returns its URL and workerd's process id.
+ * The proxy (`buildDir`, build/ by default) in plain workerd through Miniflare, with the stack's
+ * configuration (and `vars` over it), on `port` (0: any free port): what production runs, without
+ * wrangler dev's dev-server layers (its inspector, its proxy worker), for the benchmarks and the
+ * soak. Returns its URL, the URL through Miniflare's entry worker, and workerd's process id.
  *
- * `direct`: requests reach the Worker on a socket of its own (Miniflare's `unsafeDirectSockets`)
- * instead of through Miniflare's entry worker, a JavaScript Worker in front that rebuilds each
- * request, sets `CF-Connecting-IP` and gzips JSON answers for clients that accept gzip. Production
- * has no such Worker in front; the benchmark measures without it (it added 1.0 ms to the floor's
- * MISS and 1.5-1.75 ms to ours in `npm run bench:miss` with `ENTRY=1`). Requests then carry no
- * `CF-Connecting-IP` unless the client sends one (Cloudflare's edge always does).
+ * `direct`: requests reach the Worker on a socket of its own (tools/lib/workerd.mjs) instead of
+ * through Miniflare's entry worker, which also sets `CF-Connecting-IP`: requests then carry none
+ * unless the client sends one (Cloudflare's edge always does).
  */
-export async function startWorkerd(stack, { port, vars = {}, direct = false }) {
-  const { Miniflare } = await import('miniflare');
+export async function startWorkerd(stack, { port, vars = {}, direct = false, buildDir = path.join(ROOT, 'build') }) {
+  const { startMiniflare } = await import('./lib/workerd.mjs');
   const envFile = path.join(stack.logDir, 'wrangler.env');
   const bindings = Object.fromEntries(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
   const before = new Set(workerdPids());
-  const mf = new Miniflare({
+  const { mf, url, entryUrl } = await startMiniflare({
     modules: true,
-    scriptPath: path.join(ROOT, 'build/index.js'),
+    scriptPath: path.join(buildDir, 'index.js'),
+    modulesRoot: buildDir,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2026-04-01',
-    host: '127.0.0.1',
-    port: direct ? 0 : port,
-    ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : {}),
     bindings: { ...bindings, ...vars },
     // The Worker prints one logEvent line per request (Workers Logs in production); drained here.
     // WORKERD_LOG=<file> keeps them (and workerd's own warnings) for a look.
@@ -327,16 +323,7 @@ export async function startWorkerd(stack, { port, vars = {}, direct = false }) {
         stderr.resume();
       }
     },
-  });
-  let url;
-  try {
-    const entryUrl = await mf.ready;
-    url = String(direct ? await mf.unsafeGetDirectURL() : entryUrl).replace(/\/$/, '');
-  } catch (e) {
-    // (A half-started workerd would keep the process alive.)
-    await mf.dispose().catch(() => {});
-    throw e;
-  }
+  }, { direct, port });
   const pid = Number(workerdPids().find((p) => !before.has(p)));
-  return { url, pid, dispose: () => mf.dispose() };
+  return { url, entryUrl, pid, dispose: () => mf.dispose() };
 }

@@ -4,7 +4,7 @@
 // arrives). With `platform`, it also makes the platform calls ours makes (the `cf` object, 14
 // header reads, a deadline signal on each subrequest, 18 response headers, a store subrequest
 // 1 ms after the response), so the difference to ours is the WebAssembly side alone.
-import { Miniflare } from 'miniflare';
+import { startMiniflare } from './workerd.mjs';
 
 const HEADERS_READ = ['authorization', 'origin', 'content-length', 'cache-control', 'pragma', 'sec-fetch-mode', 'x-watchllm-bypass-cache', 'x-watchllm-refresh-cache', 'x-watchllm-namespace', 'x-watchllm-ttl', 'x-watchllm-max-age', 'x-watchllm-stale-if-error', 'cf-connecting-ip', 'x-forwarded-for'];
 
@@ -27,15 +27,11 @@ function script(platform) {
   } }`;
 }
 
-/** Starts the floor Worker; `upstreamUrl` is the full chat completions URL. */
-/** `direct` (the default) as in tools/stack.mjs's startWorkerd: on a socket of its own, without Miniflare's entry worker; `entryUrl` reaches it through that worker. */
+/**
+ * Starts the floor Worker; `upstreamUrl` is the full chat completions URL. `direct` (the default):
+ * on a socket of its own (tools/lib/workerd.mjs); `entryUrl` reaches it through Miniflare's entry
+ * worker.
+ */
 export async function startFloorWorker({ upstashUrl, upstashToken, upstreamUrl, upstreamKey, platform = false, direct = true }) {
-  const mf = new Miniflare({ modules: true, script: script(platform), host: '127.0.0.1', port: 0, ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}), bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } });
-  try {
-    const entryUrl = String(await mf.ready);
-    return { mf, url: direct ? String(await mf.unsafeGetDirectURL()) : entryUrl, entryUrl };
-  } catch (e) {
-    await mf.dispose().catch(() => {});
-    throw e;
-  }
+  return startMiniflare({ modules: true, script: script(platform), bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } }, { direct });
 }
