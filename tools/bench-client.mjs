@@ -31,16 +31,20 @@ if (job.mode === 'flood') {
   console.log(JSON.stringify(await flood()));
   process.exit(0);
 }
-await post(proxyUrl, hitBody);
-for (let i = 0; i < 100; i++) await post(proxyUrl, hitBody);
-const callsBefore = await upstreamCount();
+// `misses`: the MISS and streamed MISS pairs only (the floor, which caches nothing).
 const hits = [];
-for (let i = 0; i < job.nHit; i++) {
-  const r = await post(proxyUrl, hitBody);
-  if (job.cacheHeader && r.cache !== 'HIT') throw new Error(`expected a HIT, got ${r.cache}`);
-  hits.push(r.ms);
+let upstreamCallsDuringHits = null;
+if (job.mode !== 'misses') {
+  await post(proxyUrl, hitBody);
+  for (let i = 0; i < 100; i++) await post(proxyUrl, hitBody);
+  const callsBefore = await upstreamCount();
+  for (let i = 0; i < job.nHit; i++) {
+    const r = await post(proxyUrl, hitBody);
+    if (job.cacheHeader && r.cache !== 'HIT') throw new Error(`expected a HIT, got ${r.cache}`);
+    hits.push(r.ms);
+  }
+  upstreamCallsDuringHits = (await upstreamCount()) - callsBefore;
 }
-const upstreamCallsDuringHits = (await upstreamCount()) - callsBefore;
 
 const direct = [];
 const proxied = [];
@@ -62,7 +66,7 @@ for (let i = 0; i < job.nStream; i++) {
 }
 
 let done = 0;
-const until = performance.now() + job.loadSeconds * 1000;
+const until = performance.now() + (job.mode === 'misses' ? 0 : job.loadSeconds * 1000);
 await Promise.all(
   Array.from({ length: job.concurrency }, async () => {
     while (performance.now() < until) {

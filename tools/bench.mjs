@@ -13,7 +13,6 @@ import zlib from 'node:zlib';
 import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 import { createProject, createApiKey } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
-import { firstByte as timeFirstByte } from './lib/first-byte.mjs';
 import { Miniflare } from 'miniflare';
 
 const BENCH_PORTS = { redis: 26390, upstash: 28079, postgres: 25432, postrust: 23100, supabase: 25421, fake: 28090, worker: 28787 };
@@ -76,7 +75,7 @@ try {
   results['WatchLLM, wrangler dev (+ its dev proxy)'] = await runClient({ ...watchllm, url: stack.workerUrl, tag: 'wrangler' });
   await direct.dispose();
   cleanups.pop();
-  const floor = await floorOverhead(stack);
+  const floor = await floorOverhead(stack, runClient);
   const litellm = await startLiteLLM(stack);
   if (litellm) {
     cleanups.push(litellm.stop);
@@ -122,32 +121,15 @@ Whole local stack ready in ${(readyMs / 1000).toFixed(1)} s
 /**
  * The least a MISS can cost in this setup: a minimal JavaScript Worker in plain workerd that makes
  * the two subrequests a MISS makes (one Upstash REST call, then the upstream call) and returns the
- * upstream's body. Its overhead over calling the upstream directly, measured as the client does.
+ * upstream's body. Its overhead over calling the upstream directly, measured by the same client
+ * process as every system (its MISS and streamed MISS pairs; it caches nothing).
  */
-async function floorOverhead(stack) {
+async function floorOverhead(stack, runClient) {
   const upstreamUrl = `${stack.fake.baseUrls.openrouter}/chat/completions`;
   const { mf, url } = await startFloorWorker({ upstashUrl: stack.upstashUrl, upstashToken: stack.upstashToken, upstreamUrl, upstreamKey: stack.providerKeys.openrouter });
   try {
-    const headers = { authorization: `Bearer ${stack.providerKeys.openrouter}`, 'content-type': 'application/json' };
-    const post = async (u, content) => {
-      const t = performance.now();
-      const r = await fetch(u, { method: 'POST', headers, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }] }) });
-      await r.arrayBuffer();
-      if (r.status !== 200) throw new Error(`floor: HTTP ${r.status}`);
-      return performance.now() - t;
-    };
-    const firstByte = (u, content) => timeFirstByte(u, JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], stream: true }), headers);
-    const overheads = [];
-    for (let i = 0; i < N_MISS; i++) {
-      const direct = await post(upstreamUrl, `floor direct ${i}`);
-      overheads.push((await post(url, `floor ${i}`)) - direct);
-    }
-    const ttfb = [];
-    for (let i = 0; i < N_STREAM; i++) {
-      const direct = await firstByte(upstreamUrl, `floor stream direct ${i}`);
-      ttfb.push((await firstByte(url, `floor stream ${i}`)) - direct);
-    }
-    return { p50: pct(overheads, 50), p99: pct(overheads, 99), ttfbP50: pct(ttfb, 50) };
+    const r = await runClient({ url, key: 'floor', cacheHeader: false, tag: 'floor', mode: 'misses', upstreamUrl, providerKey: stack.providerKeys.openrouter });
+    return { p50: r.overheadP50, p99: r.overheadP99, ttfbP50: r.ttfbOverheadP50 };
   } finally {
     await mf.dispose();
   }
