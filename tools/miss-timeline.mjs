@@ -20,7 +20,7 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, startWorkerd, supabaseAdmin, workerdPids, ROOT } from './stack.mjs';
+import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
@@ -109,10 +109,9 @@ try {
     if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `${path.basename(dir)}-entry`, url: variants.at(-1).entryUrl, pid: null });
   }
   for (const kind of (process.env.FLOORS || 'plain,platform').split(',').filter(Boolean)) {
-    const before = new Set(workerdPids());
-    const { mf, url, entryUrl } = await startFloorWorker({ upstashUrl: relayUrl, upstashToken: stack.upstashToken, upstreamUrl: `${upUrl}/chat/completions`, upstreamKey: 'x', platform: kind === 'platform' });
+    const { mf, url, entryUrl, pid } = await startFloorWorker({ upstashUrl: relayUrl, upstashToken: stack.upstashToken, upstreamUrl: `${upUrl}/chat/completions`, upstreamKey: 'x', platform: kind === 'platform' });
     workers.push(mf);
-    variants.push({ name: 'floor-' + kind, url, pid: workerdPids().find((p) => !before.has(p)) });
+    variants.push({ name: 'floor-' + kind, url, pid });
     if (process.env.ENTRY) variants.push({ ...variants.at(-1), name: `floor-${kind}-entry`, url: entryUrl, pid: null });
   }
   if (process.env.PID_FILE) fs.writeFileSync(process.env.PID_FILE, variants.map((v) => `${v.name} ${v.pid}`).join('\n'));

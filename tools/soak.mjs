@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { embedText } from './fake-provider.mjs';
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { newApiKey } from './lib/crypto.mjs';
-import { startStack, startWorkerd, supabaseAdmin, workerdPids } from './stack.mjs';
+import { startStack, startWorkerd, supabaseAdmin } from './stack.mjs';
 
 const SOAK_PORTS = { redis: 7390, upstash: 7079, postgres: 7432, postrust: 7100, supabase: 7421, fake: 7090, capture: 7091, worker: 7787 };
 export const SOAK_WORKER_VARS = { UPSTREAM_TIMEOUT_MS: '1500', REDIS_TIMEOUT_MS: '500', SUPABASE_TIMEOUT_MS: '1000', AUTH_CACHE_TTL_SECS: '2', AUTH_STALE_TTL_SECS: '600' };
@@ -398,17 +398,12 @@ export async function runSoak(stack, { worker, seconds = 90, clients = 32, seed 
  * what it touched), to read the proxy's RSS figures against.
  */
 export async function baselineMemory({ seconds, clients = 32 }) {
-  const { Miniflare } = await import('miniflare');
-  const before = new Set(workerdPids());
-  const mf = new Miniflare({
+  const { startMiniflare } = await import('./lib/workerd.mjs');
+  const { mf, url, pid } = await startMiniflare({
     modules: true,
     script: `export default { async fetch(req) { const asked = await req.text(); return Response.json({ id: crypto.randomUUID(), object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: asked.slice(0, 400) } }] }); } }`,
-    host: '127.0.0.1',
-    port: 0,
-  });
+  }, { direct: false, port: 0 });
   try {
-    const url = String(await mf.ready);
-    const pid = Number(workerdPids().find((p) => !before.has(p)));
     const start = workerdMemory(pid);
     let sent = 0;
     const until = Date.now() + seconds * 1000;

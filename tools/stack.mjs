@@ -277,18 +277,6 @@ export function supabaseAdmin(stack) {
   };
 }
 
-/** Process ids of the workerd processes running now. */
-/** Process ids of every running workerd. */
-export function workerdPids() {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
-    } catch {
-      return false;
-    }
-  });
-}
-
 /**
  * The proxy (`buildDir`, build/ by default) in plain workerd through Miniflare, with the stack's
  * configuration (and `vars` over it), on `port` (0: any free port): what production runs, without
@@ -303,8 +291,7 @@ export async function startWorkerd(stack, { port, vars = {}, direct = false, bui
   const { startMiniflare } = await import('./lib/workerd.mjs');
   const envFile = path.join(stack.logDir, 'wrangler.env');
   const bindings = Object.fromEntries(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]));
-  const before = new Set(workerdPids());
-  const { mf, url, entryUrl } = await startMiniflare({
+  const { mf, url, entryUrl, pid } = await startMiniflare({
     modules: true,
     scriptPath: path.join(buildDir, 'index.js'),
     modulesRoot: buildDir,
@@ -324,6 +311,5 @@ export async function startWorkerd(stack, { port, vars = {}, direct = false, bui
       }
     },
   }, { direct, port });
-  const pid = Number(workerdPids().find((p) => !before.has(p)));
   return { url, entryUrl, pid, dispose: () => mf.dispose() };
 }
