@@ -26,6 +26,7 @@ use worker_util::{now_ms, random_hex};
 
 #[event(start)]
 fn start() {
+    worker_util::futures_queue::run_futures_on_promise_jobs();
     console_error_panic_hook::set_once();
 }
 
