@@ -6,8 +6,8 @@
 //! request goes through that queue, so a Worker hides `queueMicrotask` from it while it is set up,
 //! at start; JavaScript still sees the platform's own.
 //!
-//! Measured in `npm run bench:miss` (interleaved builds, 300 pairs each): see the README's
-//! "Hot path" figures.
+//! In `npm run bench:miss` (interleaved builds, 300 pairs each), workerd's CPU per streamed MISS
+//! went from 5.35 to 5.09 ms, per MISS from 3.05 to 2.94 ms (README, "Performance").
 
 /// Sets wasm-bindgen's future queue up on promise jobs. Call once, first thing at start, before
 /// anything is awaited or spawned (the queue looks for `queueMicrotask` once).
