@@ -1,42 +1,40 @@
 //! Whether a client is still taking a streamed response. The runtime does not always tell a
 //! Worker that its client hung up: the body is then neither read nor cancelled, and a stream
 //! waiting for its end would wait forever (no usage row, the in-flight lock held). The body's
-//! reads tell instead: a client that is there asks for the next chunk as soon as it has one,
-//! while the provider keeps it waiting; a body with a chunk taken and no read after it for
-//! `ABANDONED_AFTER_MS` has no client left. (A provider that is slow to answer is not a client
-//! that left: a read is then pending.)
+//! writes tell instead: a write settles once the client has taken the chunk, which a client that
+//! is there does as soon as it arrives; a write still waiting after `ABANDONED_AFTER_MS` means no
+//! client is left. (A provider that is slow to send is not a client that left: no write is then
+//! waiting.)
 
-/// How long a body may go unread, with no read pending, before its client counts as gone: far
-/// longer than a client takes to read a chunk of an event stream.
+/// How long a chunk may wait for the client before its client counts as gone: far longer than a
+/// client takes to read a chunk of an event stream.
 pub const ABANDONED_AFTER_MS: u64 = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamWatch {
-    /// When the body last handed a chunk to the client (or was created).
-    last_taken_ms: u64,
-    /// Whether the client's last read is still waiting for the provider.
-    read_pending: bool,
+    /// Since when the chunk being written has waited for the client, if one is.
+    waiting_since_ms: Option<u64>,
 }
 
 impl StreamWatch {
-    pub fn new(now_ms: u64) -> StreamWatch {
-        StreamWatch {
-            last_taken_ms: now_ms,
-            read_pending: false,
-        }
+    pub fn new() -> StreamWatch {
+        StreamWatch::default()
     }
 
-    /// A read of the body: answered now (`ready`), or left waiting for the provider.
-    pub fn read(&mut self, ready: bool, now_ms: u64) {
-        self.read_pending = !ready;
-        if ready {
-            self.last_taken_ms = now_ms;
-        }
+    /// A chunk written, waiting for the client to take it.
+    pub fn writing(&mut self, now_ms: u64) {
+        self.waiting_since_ms = Some(now_ms);
     }
 
-    /// Whether the client has gone: no read pending and none for `ABANDONED_AFTER_MS`.
+    /// The client took it (or the write failed).
+    pub fn taken(&mut self) {
+        self.waiting_since_ms = None;
+    }
+
+    /// Whether the client has gone: a chunk has waited for it for `ABANDONED_AFTER_MS`.
     pub fn abandoned(&self, now_ms: u64) -> bool {
-        !self.read_pending && now_ms.saturating_sub(self.last_taken_ms) >= ABANDONED_AFTER_MS
+        self.waiting_since_ms
+            .is_some_and(|since| now_ms.saturating_sub(since) >= ABANDONED_AFTER_MS)
     }
 }
 
@@ -46,28 +44,36 @@ mod tests {
 
     #[test]
     fn a_client_that_stops_reading_is_gone_after_the_limit() {
-        let mut w = StreamWatch::new(0);
-        w.read(true, 100);
+        let mut w = StreamWatch::new();
+        w.writing(0);
+        w.taken();
+        w.writing(100);
         assert!(!w.abandoned(100 + ABANDONED_AFTER_MS - 1));
         assert!(w.abandoned(100 + ABANDONED_AFTER_MS));
     }
 
     #[test]
     fn a_slow_provider_is_not_a_client_that_left() {
-        let mut w = StreamWatch::new(0);
-        w.read(false, 10);
+        let mut w = StreamWatch::new();
         assert!(
             !w.abandoned(10 * ABANDONED_AFTER_MS),
-            "a read is waiting for the provider"
+            "no chunk has been written yet"
         );
-        w.read(true, 5 * ABANDONED_AFTER_MS);
-        assert!(!w.abandoned(5 * ABANDONED_AFTER_MS + 1));
+        w.writing(10);
+        w.taken();
+        assert!(
+            !w.abandoned(10 * ABANDONED_AFTER_MS),
+            "the client took every chunk; the provider is slow"
+        );
     }
 
     #[test]
-    fn a_body_never_read_counts_from_its_creation() {
-        let w = StreamWatch::new(1_000);
-        assert!(!w.abandoned(1_000 + ABANDONED_AFTER_MS - 1));
-        assert!(w.abandoned(1_000 + ABANDONED_AFTER_MS));
+    fn each_chunk_taken_starts_the_wait_again() {
+        let mut w = StreamWatch::new();
+        for at in (0..5).map(|i| i * (ABANDONED_AFTER_MS - 1)) {
+            w.writing(at);
+            assert!(!w.abandoned(at + ABANDONED_AFTER_MS - 1));
+            w.taken();
+        }
     }
 }

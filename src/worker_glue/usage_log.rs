@@ -8,8 +8,8 @@
 //!
 //! A streamed response's row is written by its own task when the stream ends, but the runtime
 //! may end a request's `wait_until` work when its client hangs up midway. So an open stream's
-//! record is also kept here, as cut short (499): once its body has been gone (dropped, or
-//! abandoned: `stream_watch`) for a while and its task has not taken it back, the next flush of
+//! record is also kept here, as cut short (499): once its stream has been gone (its task ended, or
+//! its client no longer reading: `stream_watch`) for a while and its task has not taken it back, the next flush of
 //! any request writes it.
 
 use super::config::Config;
@@ -48,15 +48,15 @@ pub trait OpenBody {
     fn abandoned(&self, now_ms: u64) -> bool;
 }
 
-/// Whether a stream's client has gone: its body dropped, or no longer read.
-pub fn body_gone(body: &Weak<dyn OpenBody>, now_ms: u64) -> bool {
+/// Whether a stream's client has gone: its task dropped, or its body no longer read.
+fn body_gone(body: &Weak<dyn OpenBody>, now_ms: u64) -> bool {
     body.upgrade().is_none_or(|b| b.abandoned(now_ms))
 }
 
 struct OpenStream {
     /// As written if the stream's own task never does: cut short.
     record: UsageRecord,
-    /// Dead once the client's body (which holds the `Rc`) is dropped.
+    /// Dead once the stream's task (which holds the `Rc`) is dropped.
     body: Weak<dyn OpenBody>,
     /// When a flush first saw the body gone.
     gone_since_ms: Option<u64>,

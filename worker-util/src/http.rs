@@ -213,7 +213,7 @@ mod wasm {
     use worker::wasm_bindgen::JsCast;
     use worker::wasm_bindgen_futures::JsFuture;
     use worker::web_sys;
-    use worker::{AbortController, Delay, Response};
+    use worker::{AbortController, Delay};
 
     /// `f`'s output, or `None` if it has not finished within `ms` (it is then dropped).
     pub async fn within<F: Future>(ms: u64, f: F) -> Option<F::Output> {
@@ -281,9 +281,9 @@ mod wasm {
             Ok(Uint8Array::new(&buffer).to_vec())
         }
 
-        /// The response as workers-rs's, to stream its body on.
-        pub fn into_response(self) -> Response {
-            Response::from(self.inner)
+        /// The body as the platform's stream, to read on (`pipe`); `None` if it has none.
+        pub fn into_body(self) -> Option<web_sys::ReadableStream> {
+            self.inner.body()
         }
     }
 

@@ -12,7 +12,8 @@ use crate::worker_glue::auth::KeyRecord;
 use crate::worker_glue::config::Config;
 use serde_json::Value;
 use std::time::Duration;
-use worker::{Delay, Response};
+use worker::web_sys::ReadableStream;
+use worker::Delay;
 use worker_util::{now_ms, HttpError, Outbound};
 
 /// Pause before the retry.
@@ -23,8 +24,8 @@ pub enum Upstream {
     /// A whole answer in OpenAI's format, and the bytes to send for it (the provider's own when it
     /// speaks OpenAI's format, so they pass through unchanged).
     Answer(Value, Vec<u8>),
-    /// An event stream, its headers received.
-    Stream(Response),
+    /// An event stream, its headers received: its body, to read on.
+    Stream(ReadableStream),
 }
 
 /// The key a call to `provider` is made with: the platform's for OpenRouter, else the project's
@@ -121,7 +122,9 @@ pub async fn forward(ex: &mut Exchange, a: &Admitted) -> Result<Upstream, ApiErr
         .header("content-type")
         .is_some_and(|c| c.contains("text/event-stream"));
     if status < 400 && a.request.stream && is_event_stream {
-        return Ok(Upstream::Stream(resp.into_response()));
+        return resp.into_body().map(Upstream::Stream).ok_or_else(|| {
+            ApiError::upstream_failed(provider, "sent an event stream with no body")
+        });
     }
     let retry_after = resp
         .header("retry-after")

@@ -3,14 +3,14 @@
 //! write before the first chunk goes out: when the stream ends, the answer is stored if it is
 //! complete, and the request is finished (lock, usage record), inside `wait_until`.
 //!
-//! A client that goes away midway makes workerd cancel the body outside the request's context,
-//! where I/O is not allowed ("Disallowed operation called within global scope"; through
-//! wasm-bindgen that aborts the whole instance: every isolate cache and queued usage record
-//! lost). Dropping the upstream body cancels its read, which is I/O, and waking the finishing
-//! task from there would run its I/O there too. So the cancelled body drops neither: the upstream
-//! body and the answer's sender are held by the finishing task, which notices the client went
-//! away on a timer of its own (`ended`), and lets go of the upstream in the request's context.
-//! Should the runtime end that task first, the record waits in `usage_log` as cut short.
+//! One task, inside `wait_until`, reads the provider's body and writes the client's
+//! (`worker_util::pipe`: a body the runtime sends natively). A client that goes away makes its
+//! write fail, and the task cancels the provider's read; a client that neither reads nor hangs up
+//! (the runtime does not always tell) is noticed on the task's own timer (`stream_watch`). Every
+//! call into Rust is a promise the task awaits, settled in the request's context, so none of its
+//! I/O can run where I/O is refused (through wasm-bindgen that aborts the whole instance: every
+//! isolate cache and queued usage record lost). Should the runtime end the task first, the record
+//! waits in `usage_log` as cut short.
 
 use super::admit::Admitted;
 use super::store::{self, StorePlan};
@@ -22,25 +22,22 @@ use crate::sse::StreamTap;
 use crate::stream_watch::StreamWatch;
 use crate::watchllm_headers::{CacheDetail, CacheStatus};
 use crate::worker_glue::usage_log::{self, OpenBody};
-use futures::channel::oneshot;
 use futures::future::{self, Either};
-use futures::{Stream, StreamExt};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::pin::Pin;
+use std::pin::pin;
 use std::rc::{Rc, Weak};
-use std::task::Poll;
 use std::time::Duration;
-use worker::{Context, Delay, Headers, Response};
+use worker::web_sys::ReadableStream;
+use worker::{Context, Delay, Headers, Response, ResponseBody};
 use worker_util::now_ms;
+use worker_util::pipe::{BodyReader, BodyWriter};
 
-/// The stream's state between chunks: the provider's decoder, the tap assembling the answer, and
-/// where the assembled answer goes when the stream ends.
+/// The stream's state between chunks: the provider's decoder and the tap assembling the answer.
 struct StreamState {
     decoder: StreamDecoder,
     tap: StreamTap,
-    done: AnswerSender,
-    /// Whether the client is still reading (`stream_watch`).
+    /// Whether the client is still taking the body (`stream_watch`).
     watch: StreamWatch,
 }
 
@@ -57,59 +54,44 @@ impl StreamState {
         self.tap.feed(&decoded)
     }
 
-    /// The last bytes, and the assembled answer sent on (None if the stream was incomplete).
-    fn end(&mut self) -> Vec<u8> {
+    /// The last bytes, and the assembled answer (None if the stream was incomplete).
+    fn end(&mut self) -> (Vec<u8>, Option<Value>) {
         let rest = self.decoder.finish();
         let mut out = self.tap.feed(&rest);
         let (last, answer) = self.tap.finish();
         out.extend(last);
-        if let Some(done) = self.done.borrow_mut().take() {
-            let _ = done.send(answer);
-        }
-        out
+        (out, answer)
     }
+}
+
+/// How passing a stream on ended.
+enum Passed {
+    /// The provider's stream ended: the assembled answer, None if it was incomplete or failed.
+    Ended(Option<Value>),
+    /// The client went away first.
+    ClientGone,
 }
 
 pub fn stream_miss(
     ex: &mut Exchange,
     ctx: &Context,
-    mut resp: Response,
+    upstream: ReadableStream,
     a: &Admitted,
     detail: CacheDetail,
     plan: Option<StorePlan>,
     mut finisher: Finisher,
 ) -> Result<Response, ApiError> {
     let failed = |e: worker::Error| ApiError::internal(format!("streaming failed: {e}"));
+    let js_failed = |e| ApiError::internal(format!("streaming failed: {e:?}"));
     let provider = a.route.provider.name();
-    let (done, answer) = oneshot::channel::<Option<Value>>();
-    let done = Rc::new(RefCell::new(Some(done)));
+    let reader = BodyReader::new(&upstream).map_err(js_failed)?;
+    let (body, writer) = BodyWriter::new().map_err(js_failed)?;
     let state = Rc::new(RefCell::new(StreamState {
         decoder: a.dialect.stream_decoder(now_ms() / 1000),
         tap: StreamTap::new(a.request.include_usage),
-        done: done.clone(),
-        watch: StreamWatch::new(now_ms()),
+        watch: StreamWatch::new(),
     }));
     let streaming = Rc::downgrade(&state) as Weak<dyn OpenBody>;
-    let feeding = state.clone();
-    let watching = state.clone();
-    let upstream: Upstream = Rc::new(RefCell::new(Some(Box::pin(resp.stream().map_err(failed)?))));
-    let reading = upstream.clone();
-    let forwarded = futures::stream::poll_fn(move |cx| {
-        let read = match reading.borrow_mut().as_mut() {
-            Some(body) => body.as_mut().poll_next(cx),
-            None => Poll::Ready(None),
-        };
-        watching.borrow_mut().watch.read(read.is_ready(), now_ms());
-        read
-    })
-    .map(move |chunk| chunk.map(|bytes| feeding.borrow_mut().chunk(bytes)));
-    let tail =
-        futures::stream::once(
-            async move { Ok::<Vec<u8>, worker::Error>(state.borrow_mut().end()) },
-        );
-    let body = forwarded
-        .chain(tail)
-        .filter(|r| futures::future::ready(!matches!(r, Ok(b) if b.is_empty())));
 
     // The cost is known only when the stream ends: it goes to the usage log, not this header.
     let mut h = ex.headers(CacheStatus::Miss, detail, provider);
@@ -120,18 +102,15 @@ pub fn stream_miss(
         super::respond::miss_cache_control(detail, plan.as_ref(), true),
     ));
     finisher.log.latency_ms = ex.elapsed();
-    // The state lives as long as the client's body: `usage_log` sees when it is gone.
-    usage_log::stream_opened(&finisher.log, streaming.clone());
+    // The state lives as long as the task passing the stream on: `usage_log` sees when it is gone.
+    usage_log::stream_opened(&finisher.log, streaming);
 
     let cfg = ex.cfg.clone();
     let route = a.route.clone();
     let provider_name = provider.to_string();
     ctx.wait_until(async move {
-        let outcome = ended(answer, streaming, done).await;
-        // Cancels the upstream read if the client went away (here, in the request's context).
-        drop(upstream.borrow_mut().take());
-        match outcome {
-            Ok(Some(answer)) => {
+        match pass_on(&reader, &writer, &state).await {
+            Passed::Ended(Some(answer)) => {
                 let cacheable = is_cacheable_answer(&answer);
                 let (entry, usage, cost) =
                     CacheEntry::for_answer(&provider_name, &route.upstream_model, answer, now_ms());
@@ -141,11 +120,11 @@ pub fn stream_miss(
                     store::store(&cfg, &plan, entry).await;
                 }
             }
-            Ok(None) => {
+            Passed::Ended(None) => {
                 finisher.log.status_code = 502;
                 finisher.log.error_code = Some("incomplete_stream".into());
             }
-            Err(_) => {
+            Passed::ClientGone => {
                 finisher.log.status_code = 499;
                 finisher.log.error_code = Some("stream_aborted".into());
             }
@@ -159,7 +138,7 @@ pub fn stream_miss(
     for (k, v) in &headers {
         set(k, v)?;
     }
-    Ok(Response::from_stream(body)
+    Ok(Response::from_body(ResponseBody::Stream(body))
         .map_err(failed)?
         .with_status(200)
         .with_headers(out))
@@ -168,27 +147,61 @@ pub fn stream_miss(
 /// How often the finishing task looks whether the client went away.
 const STREAM_WATCH_MS: u64 = 100;
 
-type AnswerSender = Rc<RefCell<Option<oneshot::Sender<Option<Value>>>>>;
-/// The provider's body, shared by the client's stream and the finishing task.
-type Upstream = Rc<RefCell<Option<Pin<Box<worker::ByteStream>>>>>;
+/// Passes the provider's stream on to the client, chunk by chunk, until either end stops; a client
+/// that stopped taking the body is noticed on a timer (`stream_watch`), and its body ended.
+async fn pass_on(reader: &BodyReader, writer: &BodyWriter, state: &RefCell<StreamState>) -> Passed {
+    let passing = pin!(pass_chunks(reader, writer, state));
+    let watching = pin!(async {
+        loop {
+            Delay::from(Duration::from_millis(STREAM_WATCH_MS)).await;
+            if state.abandoned(now_ms()) {
+                return;
+            }
+        }
+    });
+    match future::select(passing, watching).await {
+        Either::Left((passed, _)) => passed,
+        Either::Right(_) => {
+            writer.abort("the client stopped reading").await;
+            reader.cancel().await;
+            Passed::ClientGone
+        }
+    }
+}
 
-/// The stream's assembled answer (None if incomplete) once it ends, or Err if the client went
-/// away first (its body dropped, or unread: `stream_watch`). `_sender` is held here so that the
-/// stream being dropped wakes nothing (see above); this task's own timer looks instead.
-async fn ended(
-    mut answer: oneshot::Receiver<Option<Value>>,
-    streaming: Weak<dyn OpenBody>,
-    _sender: AnswerSender,
-) -> Result<Option<Value>, oneshot::Canceled> {
+async fn pass_chunks(
+    reader: &BodyReader,
+    writer: &BodyWriter,
+    state: &RefCell<StreamState>,
+) -> Passed {
+    let send = |bytes: Vec<u8>| async move {
+        if bytes.is_empty() {
+            return true;
+        }
+        state.borrow_mut().watch.writing(now_ms());
+        let taken = writer.write(&bytes).await.is_ok();
+        state.borrow_mut().watch.taken();
+        taken
+    };
     loop {
-        let tick = Delay::from(Duration::from_millis(STREAM_WATCH_MS));
-        match future::select(&mut answer, tick).await {
-            Either::Left((got, _)) => return got,
-            Either::Right(_) => {
-                if usage_log::body_gone(&streaming, now_ms()) {
-                    return answer.try_recv()?.ok_or(oneshot::Canceled);
+        match reader.next().await {
+            Ok(Some(bytes)) => {
+                let out = state.borrow_mut().chunk(bytes);
+                if !send(out).await {
+                    reader.cancel().await;
+                    return Passed::ClientGone;
                 }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                writer.abort("the provider's stream failed").await;
+                return Passed::Ended(None);
             }
         }
     }
+    let (last, answer) = state.borrow_mut().end();
+    if !send(last).await || writer.close().await.is_err() {
+        return Passed::ClientGone;
+    }
+    Passed::Ended(answer)
 }
