@@ -8,9 +8,9 @@
 //!
 //! A streamed response's row is written by its own task when the stream ends, but the runtime
 //! may end a request's `wait_until` work when its client hangs up midway. So an open stream's
-//! record is also kept here, as cut short (499): once its stream has been gone (its task ended, or
-//! its client no longer reading: `stream_watch`) for a while and its task has not taken it back, the next flush of
-//! any request writes it.
+//! record is also kept here, as cut short (499): once its stream has been gone (its task ended,
+//! or its client no longer reading: `stream_watch`) for a while and its task has not taken it
+//! back, the next flush of any request writes it.
 
 use super::config::Config;
 use super::telemetry;
