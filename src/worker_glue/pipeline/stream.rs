@@ -169,6 +169,8 @@ async fn pass_on(reader: &BodyReader, writer: &BodyWriter, state: &RefCell<Strea
     }
 }
 
+/// Reads the provider's chunks and writes the client's, each write awaited (so a client that
+/// reads slowly slows the reads), then the tap's last bytes and the end of the body.
 async fn pass_chunks(
     reader: &BodyReader,
     writer: &BodyWriter,
