@@ -144,7 +144,7 @@ pub fn stream_miss(
         .with_headers(out))
 }
 
-/// How often the finishing task looks whether the client went away.
+/// How often the stream's task looks whether its client went away (`pass_on`).
 const STREAM_WATCH_MS: u64 = 100;
 
 /// Passes the provider's stream on to the client, chunk by chunk, until either end stops; a client
