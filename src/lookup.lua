@@ -30,7 +30,8 @@ local function sync(at)
   local key, report, want, limit, ttl = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), ARGV[at + 4]
   if key == '' then return {1, 0, 0} end
   local count = redis.call('INCRBY', key, report)
-  redis.call('EXPIRE', key, ttl, 'NX')
+  -- Only a counter this call created (nothing counted before the report) needs its expiry.
+  if count == report then redis.call('EXPIRE', key, ttl, 'NX') end
   local allowed = math.max(0, math.min(want, limit - count))
   local need = tonumber(ARGV[at + 5])
   return {allowed >= need and 1 or 0, allowed, count}

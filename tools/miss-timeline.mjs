@@ -24,7 +24,6 @@ import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
-import { firstByte } from './lib/first-byte.mjs';
 const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
 const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -126,7 +125,14 @@ try {
     current = m;
     const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }], ...(STREAM ? { stream: true } : {}) });
     if (STREAM) {
-      m.t5 = m.t0 + (await firstByte(u, body, headers));
+      // firstByte's timing, with the response headers' arrival noted on the way (upToHeaders).
+      const r = await fetch(u, { method: 'POST', headers, body });
+      m.th = now();
+      if (r.status !== 200) throw new Error(`HTTP ${r.status} from ${u}`);
+      const reader = r.body.getReader();
+      await reader.read();
+      m.t5 = now();
+      while (!(await reader.read()).done);
     } else {
       await (await fetch(u, { method: 'POST', headers, body })).arrayBuffer();
       m.t5 = now();
@@ -144,13 +150,13 @@ try {
       const d = await post(`${upUrl}/chat/completions`, `direct probe-${n++}`, { 'content-type': 'application/json' });
       const m = await post(v.url, `via ${Date.now()} probe-${n++}`, { authorization: `Bearer ${key}`, 'content-type': 'application/json' });
       if (i < 30) continue;
-      rows[v.name].push({ total: (m.t5 - m.t0) - (d.t5 - d.t0), toRelay: m.rIn - m.t0, relay: m.rOut - m.rIn, relayToUp: m.upIn - m.rOut, upToClient: m.t5 - m.upOut, dIn: d.upIn - d.t0, dOut: d.t5 - d.upOut });
+      rows[v.name].push({ total: (m.t5 - m.t0) - (d.t5 - d.t0), toRelay: m.rIn - m.t0, relay: m.rOut - m.rIn, relayToUp: m.upIn - m.rOut, upToClient: m.t5 - m.upOut, upToHeaders: m.th - m.upOut, dIn: d.upIn - d.t0, dOut: d.t5 - d.upOut });
     }
   }
   const median = (xs) => { const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(2) : '-'; };
   const w = Number(process.env.WINDOWS || 0);
   for (const [name, rs] of Object.entries(rows)) {
-    console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', 'dIn', 'dOut'].map((k) => `${k} ${median(rs.map((r) => r[k]))}`).join('  '));
+    console.log(name.padEnd(12), `cpu/req ${(cpu[name] / (N - 31)).toFixed(2)}`, ['total', 'toRelay', 'relay', 'relayToUp', 'upToClient', ...(STREAM ? ['upToHeaders'] : []), 'dIn', 'dOut'].map((k) => `${k} ${median(rs.map((r) => r[k]))}`).join('  '));
     if (w) console.log(' '.repeat(12), 'total by window:', Array.from({ length: Math.ceil(rs.length / w) }, (_, i) => median(rs.slice(i * w, (i + 1) * w).map((r) => r.total))).join(' '));
   }
 } finally { for (const w of workers) await w.dispose(); up.close(); relay.close(); await stack.stop(); }

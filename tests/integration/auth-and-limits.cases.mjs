@@ -1,7 +1,8 @@
 // API keys (hashed in Supabase, validated through its REST API) and per-plan rate limits in Redis.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, chat, h, newProject, sql, unique } from './harness.mjs';
+import { call, chat, h, newProject, redis, sql, unique } from './harness.mjs';
+import { createHash } from 'node:crypto';
 import { createApiKey } from '../../tools/lib/projects.mjs';
 
 const is401 = (r) => {
@@ -50,7 +51,7 @@ describe('authentication', () => {
 describe('rate limits', () => {
   test('per-key limit from the plan: 429 with Retry-After and x-ratelimit headers', async () => {
     sql(`insert into plans (name, requests_per_minute, monthly_requests) values ('tiny-test', 3, 100) on conflict do nothing`);
-    const { key } = await newProject({ plan: 'tiny-test' });
+    const { key, project } = await newProject({ plan: 'tiny-test' });
     const seen = [];
     for (let i = 0; i < 3; i++) {
       const r = await chat(key, unique('limited'));
@@ -65,6 +66,15 @@ describe('rate limits', () => {
     const retry = Number(r.headers.get('retry-after'));
     assert.ok(retry >= 1 && retry <= 60, `retry-after ${retry}`);
     assert.match(r.headers.get('x-ratelimit-reset-requests'), /^\d+s$/);
+    // Both counters expire (the lookup script sets the expiry only on the call that creates one).
+    const hash = createHash('sha256').update(key).digest('hex').slice(0, 32);
+    const scan = (pattern) => redis('--scan', '--pattern', pattern).split('\n').filter(Boolean);
+    const [rate, quota] = [scan(`wl:rl:${hash}:*`), scan(`wl:mq:${project.id}:*`)];
+    assert.ok(rate.length >= 1 && quota.length === 1, `${rate} ${quota}`);
+    for (const c of [...rate, ...quota]) {
+      const ttl = Number(redis('ttl', c));
+      assert.ok(ttl > 0, `${c} expires (ttl ${ttl})`);
+    }
   });
 
   test('test keys get the sandbox limits whatever the plan', async () => {

@@ -233,10 +233,13 @@ mod wasm {
             .unwrap_or_else(|| format!("{e:?}"))
     }
 
-    fn request(
+    /// The platform's `fetch(url, init)` for `out`. Called with the URL and init directly, not a
+    /// `Request` built first: `fetch(request)` makes the runtime build a second `Request` from it,
+    /// copying the headers again (`npm run bench:miss`: see the README, "Performance").
+    fn start_fetch(
         out: &Outbound,
         signal: &web_sys::AbortSignal,
-    ) -> Result<web_sys::Request, HttpError> {
+    ) -> Result<js_sys::Promise, HttpError> {
         let invalid = |e| HttpError::Invalid {
             target: out.target(),
             detail: js_error(e),
@@ -252,7 +255,8 @@ mod wasm {
         if let Some(body) = &out.body {
             init.set_body(&Uint8Array::from(&body[..]));
         }
-        web_sys::Request::new_with_str_and_init(&out.url, &init).map_err(invalid)
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        Ok(global.fetch_with_str_and_init(&out.url, &init))
     }
 
     /// A response whose headers have arrived; its body is read (or streamed) on demand.
@@ -317,8 +321,7 @@ mod wasm {
         let failed = |e| failure(&target, out.deadline_ms, e);
         let ms = u32::try_from(out.deadline_ms).unwrap_or(u32::MAX);
         let signal = web_sys::AbortSignal::timeout_with_u32(ms);
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let promise = global.fetch_with_request(&request(out, &signal)?);
+        let promise = start_fetch(out, &signal)?;
         let resp = JsFuture::from(promise).await.map_err(failed)?;
         let answer = Answer {
             target: out.target(),
@@ -339,8 +342,7 @@ mod wasm {
             let target = out.target();
             let failed = |e| failure(&target, out.deadline_ms, e);
             let signal = controller.signal();
-            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-            let promise = global.fetch_with_request(&request(out, &signal)?);
+            let promise = start_fetch(out, &signal)?;
             let resp = JsFuture::from(promise).await.map_err(failed)?;
             Ok(Answer {
                 target: out.target(),
