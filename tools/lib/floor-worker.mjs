@@ -3,7 +3,8 @@
 // call and then the upstream call, and returning the upstream's body (a streamed one as it
 // arrives). With `platform`, it also makes the platform calls ours makes (the `cf` object, 14
 // header reads, a deadline signal on each subrequest, 18 response headers, a store subrequest
-// 1 ms after the response), so the difference to ours is the WebAssembly side alone.
+// 1 ms after the response), so the difference to ours is the WebAssembly side alone. It runs
+// under the proxy's compatibility date (wrangler.toml), so both get the same runtime behaviour.
 import { startMiniflare } from './workerd.mjs';
 
 const HEADERS_READ = ['authorization', 'origin', 'content-length', 'cache-control', 'pragma', 'sec-fetch-mode', 'x-watchllm-bypass-cache', 'x-watchllm-refresh-cache', 'x-watchllm-namespace', 'x-watchllm-ttl', 'x-watchllm-max-age', 'x-watchllm-stale-if-error', 'cf-connecting-ip', 'x-forwarded-for'];
@@ -32,6 +33,6 @@ function script(platform) {
  * on a socket of its own (tools/lib/workerd.mjs); `entryUrl` reaches it through Miniflare's entry
  * worker.
  */
-export async function startFloorWorker({ upstashUrl, upstashToken, upstreamUrl, upstreamKey, platform = false, direct = true }) {
-  return startMiniflare({ modules: true, script: script(platform), bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } }, { direct });
+export async function startFloorWorker({ upstashUrl, upstashToken, upstreamUrl, upstreamKey, platform = false, direct = true, compatibilityDate = '2026-04-01' }) {
+  return startMiniflare({ modules: true, script: script(platform), compatibilityDate, bindings: { UPSTASH_URL: upstashUrl, UPSTASH_TOKEN: upstashToken, UPSTREAM_URL: upstreamUrl, UPSTREAM_KEY: upstreamKey } }, { direct });
 }
