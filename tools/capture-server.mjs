@@ -16,15 +16,15 @@
 // GET /__captured returns what was accepted; DELETE /__captured clears it.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { readBody } from './lib/read-body.mjs';
 
 const ADDRESS = /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+\s*>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
 
 export async function startCaptureServer({ port, datadogKey, sentryKey, sentryProject, resendKey, stripeKey, host = '127.0.0.1' }) {
   const captured = { datadog: [], sentry: [], emails: [], stripe: [], rejected: [] };
   const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const raw = Buffer.concat(chunks);
+    const raw = await readBody(req);
+    if (!raw) return; // the caller hung up: nothing to answer
     const url = new URL(req.url, 'http://x');
     const reply = (status, body) => {
       if (status >= 400) captured.rejected.push({ path: url.pathname, status, body });

@@ -12,6 +12,7 @@
 // (or DELETE /__outage for all).
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { readBody } from './lib/read-body.mjs';
 
 const PROVIDERS = [
   { name: 'anthropic', prefix: '/anthropic/v1' },
@@ -46,9 +47,9 @@ export async function startFakeProvider({ port, keys, delayMs = 0, host = '127.0
   let counter = 0;
   const outages = new Map();
   const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = await readBody(req);
+    if (!bytes) return; // the caller hung up: nothing to answer
+    const raw = bytes.toString('utf8');
     const url = new URL(req.url, 'http://x');
     const json = (status, body, headers = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });

@@ -6,6 +6,7 @@
 // many REST requests each table or view has had (tests and the benchmark count key lookups).
 import http from 'node:http';
 import { supabaseAuth } from './supabase-auth.mjs';
+import { readBody } from './lib/read-body.mjs';
 
 export async function startSupabaseGateway({ port, restUrl, keys, dbUrl, jwtSecret, host = '127.0.0.1' }) {
   const valid = new Set([keys.anon, keys.service]);
@@ -23,11 +24,11 @@ export async function startSupabaseGateway({ port, restUrl, keys, dbUrl, jwtSecr
     if (!apikey) return send(401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
     if (!valid.has(apikey)) return send(401, { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
     if (auth && url.pathname.startsWith('/auth/v1/')) {
-      const chunks = [];
-      for await (const c of req) chunks.push(c);
+      const raw = await readBody(req);
+      if (!raw) return; // the caller hung up: nothing to answer
       let body = null;
       try {
-        body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+        body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
       } catch {
         return send(400, { code: 400, error_code: 'bad_json', msg: 'Could not parse request body as JSON' });
       }

@@ -8,6 +8,7 @@
 import http from 'node:http';
 import { createClient } from 'redis';
 import { parseArgs } from 'node:util';
+import { readBody } from './lib/read-body.mjs';
 
 export async function startUpstashRest({ port, redisUrl, token, host = '127.0.0.1' }) {
   const client = createClient({ url: redisUrl, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
@@ -45,9 +46,9 @@ export async function startUpstashRest({ port, redisUrl, token, host = '127.0.0.
     if (given !== token) return send(401, { error: 'WRONGPASS invalid or missing auth token' });
     const base64 = (req.headers['upstash-encoding'] || '').toLowerCase() === 'base64';
 
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const body = await readBody(req);
+    if (!body) return; // the caller hung up: nothing to answer
+    const raw = body.toString('utf8');
     const path = new URL(req.url, 'http://x').pathname;
     try {
       if (req.method === 'POST' && (path === '/pipeline' || path === '/multi-exec')) {

@@ -3,6 +3,7 @@
 // Supabase down -> recently validated keys keep working, unknown keys get 503, health 503.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { call, chat, eventually, h, newProject, unique } from './harness.mjs';
 
 describe('health', () => {
@@ -15,6 +16,28 @@ describe('health', () => {
       assert.equal(typeof r.json.checks[dep].latency_ms, 'number');
     }
     assert.equal(r.json.checks.proxy.status, 'up');
+  });
+
+  test('a caller hanging up mid-request leaves the local Redis and Supabase endpoints up', async () => {
+    // As a Worker's subrequests do when its client goes away: headers and half a body, then gone.
+    const endpoints = [
+      [h.stack.upstashUrl, '/pipeline', `Authorization: Bearer ${h.stack.upstashToken}`],
+      [h.stack.supabaseUrl, '/auth/v1/token?grant_type=password', `apikey: ${h.stack.keys.anon}`],
+    ];
+    for (const [base, path, auth] of endpoints) {
+      const { hostname, port } = new URL(base);
+      await new Promise((resolve, reject) => {
+        const socket = net.connect(Number(port), hostname, () => {
+          socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[["PI`);
+          setTimeout(() => { socket.destroy(); resolve(); }, 50);
+        });
+        socket.on('error', reject);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await call('/health', { method: 'GET' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.json.checks.redis.status, r.json.checks.supabase.status], ['up', 'up']);
   });
 });
 
