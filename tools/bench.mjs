@@ -22,6 +22,7 @@ const UPSTREAM_DELAY_MS = Number(process.env.BENCH_UPSTREAM_DELAY_MS || 20);
 const N_HIT = Number(process.env.BENCH_HITS || 1000);
 const N_MISS = Number(process.env.BENCH_MISSES || 200);
 const N_STREAM = Number(process.env.BENCH_STREAMS || 100);
+const N_WARM_UP = Number(process.env.BENCH_WARM_UP || 100);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS || 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
 const MODEL = 'openai/gpt-4o-mini';
@@ -56,7 +57,7 @@ try {
   // The client runs in its own process; this one keeps serving the adapters meanwhile.
   const runClient = (job) =>
     new Promise((resolve, reject) => {
-      const full = { model: MODEL, nHit: N_HIT, nMiss: N_MISS, nStream: N_STREAM, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY, countUrl: `${fake}/__count`, ...job };
+      const full = { model: MODEL, nHit: N_HIT, nMiss: N_MISS, nStream: N_STREAM, nWarmUp: N_WARM_UP, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY, countUrl: `${fake}/__count`, ...job };
       const child = spawn(process.execPath, [path.join(ROOT, 'tools/bench-client.mjs'), JSON.stringify(full)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -91,7 +92,7 @@ try {
   const startup = await measureStartup();
   console.log(`\nProxy benchmark: loopback, 2 cores; Redis and PostgreSQL local (WatchLLM reaches Redis through the Upstash REST adapter);
 fake upstream with a fixed ${UPSTREAM_DELAY_MS} ms delay; one client process for every system.
-${N_HIT} sequential HITs of one prompt, ${N_MISS} MISS pairs, ${N_STREAM} streamed MISS pairs, ${CONCURRENCY} concurrent HITs for ${LOAD_SECONDS} s.\n`);
+${N_HIT} sequential HITs of one prompt (after 100 uncounted), ${N_MISS} MISS pairs and ${N_STREAM} streamed MISS pairs (each after ${N_WARM_UP} uncounted pairs), ${CONCURRENCY} concurrent HITs for ${LOAD_SECONDS} s.\n`);
   const cols = ['HIT p50', 'HIT p99', 'MISS overhead p50', 'MISS overhead p99', 'HIT req/s', 'stream TTFB overhead p50', 'upstream calls during HITs'];
   console.log(`| system | ${cols.join(' | ')} |`);
   console.log(`| --- | ${cols.map(() => '---').join(' | ')} |`);
