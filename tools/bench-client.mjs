@@ -47,9 +47,9 @@ if (job.mode !== 'misses') {
 }
 
 // Each timed phase starts after the same uncounted pairs for every system: a runtime's first
-// requests on a path pay for compiling it (in `npm run bench:miss` with WINDOWS=25, the proxy's
-// streamed MISS overhead fell from 3.85 to 3.26 ms over its first 200 pairs, the floor's from 2.55
-// to 2.02 ms), and what is compared is the steady state a long-lived process serves.
+// requests on a path pay for compiling it (in one `npm run bench:miss` run with WINDOWS=25, the
+// proxy's streamed MISS overhead fell from 3.85 to 3.26 ms over its first 200 pairs, the floor's
+// from 2.55 to 2.02 ms), and what is compared is the steady state a long-lived process serves.
 const warmUp = async (stream) => {
   for (let i = 0; i < job.nWarmUp; i++) {
     const send = stream ? firstByte : post;

@@ -12,8 +12,8 @@
 // BUILDS=dir1,dir2 compares Worker builds (each a copy of build/), N the pairs per variant (300),
 // WINDOWS=n also prints the total's median per run of n MISSes (does it still fall as V8 tiers up?).
 // STREAM=1 times streamed MISSes to their first byte instead (upToClient: the upstream's first
-// write to the client's first chunk), the upstream sending its chunks at once as the fake provider
-// does, or SPACED=ms apart.
+// write to the client's first chunk; upToHeaders: to the response's headers), the upstream sending
+// its chunks at once as the fake provider does, or SPACED=ms apart.
 // Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
 // through Miniflare's entry worker (`-entry`), the JavaScript Worker Miniflare puts in front (the
 // same workerd then serves both rows; its cpu/req, on the first, counts both).
@@ -24,6 +24,7 @@ import { startStack, startWorkerd, supabaseAdmin, ROOT } from './stack.mjs';
 const cpuMs = (pid) => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 import { createApiKey, createProject } from './lib/projects.mjs';
 import { startFloorWorker } from './lib/floor-worker.mjs';
+import { firstByte } from './lib/first-byte.mjs';
 const OFFSET = Number(process.env.WATCHLLM_PORT_OFFSET || 0);
 const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, postgres: 47432, postrust: 47100, supabase: 47421, fake: 47090, worker: 47787 }).map(([k, v]) => [k, v + OFFSET]));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -125,14 +126,7 @@ try {
     current = m;
     const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }], ...(STREAM ? { stream: true } : {}) });
     if (STREAM) {
-      // firstByte's timing, with the response headers' arrival noted on the way (upToHeaders).
-      const r = await fetch(u, { method: 'POST', headers, body });
-      m.th = now();
-      if (r.status !== 200) throw new Error(`HTTP ${r.status} from ${u}`);
-      const reader = r.body.getReader();
-      await reader.read();
-      m.t5 = now();
-      while (!(await reader.read()).done);
+      m.t5 = m.t0 + (await firstByte(u, body, headers, () => (m.th = now())));
     } else {
       await (await fetch(u, { method: 'POST', headers, body })).arrayBuffer();
       m.t5 = now();
