@@ -2,8 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, chat, h, newProject, redis, sql, unique } from './harness.mjs';
-import { createHash } from 'node:crypto';
 import { createApiKey } from '../../tools/lib/projects.mjs';
+import { sha256Hex } from '../../tools/lib/crypto.mjs';
 
 const is401 = (r) => {
   assert.equal(r.status, 401, r.text);
@@ -67,7 +67,7 @@ describe('rate limits', () => {
     assert.ok(retry >= 1 && retry <= 60, `retry-after ${retry}`);
     assert.match(r.headers.get('x-ratelimit-reset-requests'), /^\d+s$/);
     // Both counters expire (the lookup script sets the expiry only on the call that creates one).
-    const hash = createHash('sha256').update(key).digest('hex').slice(0, 32);
+    const hash = sha256Hex(key).slice(0, 32);
     // KEYS, one command: a --scan of the suite's keyspace blocks this process (and the stack in it).
     const scan = (pattern) => redis('keys', pattern).split('\n').filter(Boolean);
     const [rate, quota] = [scan(`wl:rl:${hash}:*`), scan(`wl:mq:${project.id}:*`)];
