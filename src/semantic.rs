@@ -39,9 +39,10 @@ pub const DEFAULT_THRESHOLD: f32 = 0.95;
 /// Longest term sequence compared up to a moved block; longer prompts must keep their order.
 const MAX_REORDER_TERMS: usize = 48;
 /// Longest prompt (the last user message, in bytes) compared semantically; a longer one is cached
-/// exactly. Normalising costs about 1.2 µs a byte in the Worker's wasm (0.4 natively), on every
-/// request the isolate's memory does not answer, before its Redis round trip: about 1.3 ms at
-/// this length, 8 ms at 11 KB, where the exact key costs microseconds. A reworded question is
+/// exactly. Normalising costs 0.7-1 µs a byte in the Worker's wasm (0.4 natively), on every
+/// request the isolate's memory does not answer, before its Redis round trip: about 0.9 ms at
+/// this length, 7 ms at 11 KB (`npm run bench:miss` with `PROMPT_BYTES`), where the exact key
+/// costs microseconds. A reworded question is
 /// short; a long message is mostly pasted material (a document, code, retrieved context), which
 /// the guards require to match anyway.
 pub const MAX_COMPARED_BYTES: usize = 1024;

@@ -50,7 +50,7 @@ describe('semantic cache', () => {
   });
 
   test('a prompt over 1 KB is cached exactly, not compared: its retyping goes upstream', async () => {
-    // Comparing costs about 1.2 µs a byte before the Redis round trip (src/semantic.rs,
+    // Comparing costs 0.7-1 µs a byte before the Redis round trip (src/semantic.rs,
     // MAX_COMPARED_BYTES); a long message is cached by its exact key alone.
     const doc = `Summarise this incident report ${unique()}. `.padEnd(1100, 'The database failed over at night and the queue drained slowly afterwards. ');
     const first = await primed(key, user(doc));
