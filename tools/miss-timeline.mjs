@@ -14,7 +14,8 @@
 // STREAM=1 times streamed MISSes to their first byte instead (upToClient: the upstream's first
 // write to the client's first chunk; upToHeaders: to the response's headers), the upstream sending
 // its chunks at once as the fake provider does, or SPACED=ms apart. PROMPT_BYTES=n pads every
-// prompt with prose to n bytes (the semantic cache compares prompts up to 1 KB; src/semantic.rs).
+// prompt with prose to n bytes (the semantic cache compares prompts up to 1 KB; src/semantic.rs),
+// HISTORY_BYTES=n puts n bytes of earlier turns before it (a conversation resent each turn).
 // Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
 // through Miniflare's entry worker (`-entry`), the JavaScript Worker Miniflare puts in front (the
 // same workerd then serves both rows; its cpu/req, on the first, counts both).
@@ -34,6 +35,7 @@ const SPACED = Number(process.env.SPACED || 0);
 const PROMPT_BYTES = Number(process.env.PROMPT_BYTES || 0);
 const FILLER = ' The database failed over at night and the queue drained slowly afterwards.';
 const padded = (content) => (PROMPT_BYTES ? content.padEnd(PROMPT_BYTES, FILLER) : content);
+const HISTORY = Array.from({ length: Math.ceil(Number(process.env.HISTORY_BYTES || 0) / 800) }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `Turn ${i}.`.padEnd(780, FILLER) }));
 const stack = await startStack({ ports: PORTS, quiet: true, fakeDelayMs: 20 });
 const tagOf = (s) => (s.match(/probe-(\d+)/) || [])[1];
 const marks = new Map();
@@ -128,7 +130,7 @@ try {
     const m = { t0: now() };
     marks.set(tag, m);
     current = m;
-    const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: padded(content) }], ...(STREAM ? { stream: true } : {}) });
+    const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [...HISTORY, { role: 'user', content: padded(content) }], ...(STREAM ? { stream: true } : {}) });
     if (STREAM) {
       m.t5 = m.t0 + (await firstByte(u, body, headers, () => (m.th = now())));
     } else {
