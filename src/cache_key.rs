@@ -10,8 +10,10 @@
 //! client's JSON does not matter.
 
 use crate::request::ProxyRequest;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// Fields that do not affect the content of the answer.
 const IGNORED_FIELDS: [&str; 7] = [
@@ -26,15 +28,44 @@ const IGNORED_FIELDS: [&str; 7] = [
 
 /// The canonical JSON text of a request, used as the hash input.
 pub fn canonical_request(req: &ProxyRequest) -> String {
-    let mut canonical = Map::new();
+    canonical_form(req, None)
+}
+
+/// The canonical JSON text of `req` with its last message replaced by `last_message` (the
+/// semantic scope: everything but the compared prompt).
+pub fn canonical_request_with_last_message(req: &ProxyRequest, last_message: &Value) -> String {
+    canonical_form(req, Some(last_message))
+}
+
+/// One field of the canonical form, borrowed from the request: the form is serialised straight
+/// from the client's values, with no copy of the body (a long conversation is tens of KB, and a
+/// request builds two of these forms).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Field<'a> {
+    Value(&'a Value),
+    Messages(Vec<&'a Value>),
+}
+
+fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
+    // Sorted by key, as serde_json's default map sorts them.
+    let mut canonical: BTreeMap<&str, Field> = BTreeMap::new();
     for (k, v) in &req.body {
         if IGNORED_FIELDS.contains(&k.as_str()) || v.is_null() {
             continue;
         }
-        canonical.insert(k.clone(), v.clone());
+        canonical.insert(k, Field::Value(v));
     }
-    canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
-    Value::Object(canonical).to_string()
+    if let (Some(last), Some(Value::Array(messages))) = (last_message, req.body.get("messages")) {
+        let earlier = &messages[..messages.len().saturating_sub(1)];
+        canonical.insert(
+            "messages",
+            Field::Messages(earlier.iter().chain(std::iter::once(last)).collect()),
+        );
+    }
+    let model = Value::String(req.model.trim().to_string());
+    canonical.insert("model", Field::Value(&model));
+    serde_json::to_string(&canonical).unwrap_or_default()
 }
 
 /// Hex SHA-256 of arbitrary bytes.
@@ -68,6 +99,46 @@ mod tests {
 
     fn chat(body: &str) -> ProxyRequest {
         parse(Endpoint::ChatCompletions, body.as_bytes()).unwrap()
+    }
+
+    /// The canonical form as it was built before it was borrowed: a copy of the body with the
+    /// ignored and null fields left out, the trimmed model in, serialised as a `Map`. Keys of
+    /// entries already stored must not change, so the borrowed form must give the same bytes.
+    fn copied_form(req: &ProxyRequest) -> String {
+        let mut canonical = serde_json::Map::new();
+        for (k, v) in &req.body {
+            if IGNORED_FIELDS.contains(&k.as_str()) || v.is_null() {
+                continue;
+            }
+            canonical.insert(k.clone(), v.clone());
+        }
+        canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
+        Value::Object(canonical).to_string()
+    }
+
+    #[test]
+    fn the_borrowed_form_is_byte_for_byte_the_copied_one() {
+        let placeholder = serde_json::json!({"role": "user", "content": "<semantic>"});
+        for body in [
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"temperature":0.7,"model":"  openai/gpt-4o-mini ","stream":true,"user":"u1","z_unknown":{"b":1,"a":[2,{"y":null,"x":"\u00e9\n\"q\""}]},"messages":[{"role":"system","content":"Be brief"},{"content":"Hello","role":"user"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"},{"role":"user","content":[{"type":"text","text":"what about 😀 tomorrow?"}]}],"max_tokens":null,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"stream_options":{"include_usage":true},"metadata":{"k":"v"},"seed":1000,"top_p":0.30000000000000004,"logit_bias":{"50256":-1e2}}"#,
+        ] {
+            let req = chat(body);
+            assert_eq!(canonical_request(&req), copied_form(&req), "{body}");
+            // The semantic scope: the same, with the last message replaced.
+            let mut scoped = req.clone();
+            let mut messages = req.body["messages"].as_array().unwrap().clone();
+            messages.pop();
+            messages.push(placeholder.clone());
+            scoped
+                .body
+                .insert("messages".into(), Value::Array(messages));
+            assert_eq!(
+                canonical_request_with_last_message(&req, &placeholder),
+                copied_form(&scoped),
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //!   (`wl:s2:<project>:<scope>:<bucket>`) whose fields are exact-cache key hashes and whose values
 //!   are records; they are read in the same round trip as the exact lookup.
 
-use crate::cache_key::canonical_request;
+use crate::cache_key::canonical_request_with_last_message;
 use crate::embedding::{embed_terms, DIM};
 use crate::guards::{guard_features, term_text};
 use crate::normalize::{normalize, Normalized, Token};
@@ -121,18 +121,14 @@ pub fn query_for(req: &ProxyRequest, namespace: Option<&str>) -> Option<Semantic
     if original.len() > MAX_COMPARED_BYTES {
         return None;
     }
-    let mut scoped = req.clone();
-    let mut msgs = messages.clone();
-    msgs.pop();
-    msgs.push(serde_json::json!({"role": "user", "content": "<semantic>"}));
-    scoped.body.insert("messages".into(), Value::Array(msgs));
+    let placeholder = serde_json::json!({"role": "user", "content": "<semantic>"});
     let mut hasher = Sha256::new();
     if let Some(ns) = namespace {
         hasher.update(b"ns:");
         hasher.update(ns.as_bytes());
         hasher.update([0u8]);
     }
-    hasher.update(canonical_request(&scoped).as_bytes());
+    hasher.update(canonical_request_with_last_message(req, &placeholder).as_bytes());
     let scope = hex::encode(&hasher.finalize()[..12]);
     let q = text_query(&original, scope);
     (!q.terms.is_empty()).then_some(q)
