@@ -65,7 +65,13 @@ fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
     }
     let model = Value::String(req.model.trim().to_string());
     canonical.insert("model", Field::Value(&model));
-    serde_json::to_string(&canonical).unwrap_or_default()
+    // An empty form on error would give every such request one key; but there is no error to
+    // have: the keys are strings and a parsed `Value` holds no non-finite number.
+    #[expect(
+        clippy::expect_used,
+        reason = "serialising borrowed JSON values under string keys cannot fail"
+    )]
+    serde_json::to_string(&canonical).expect("JSON values serialise")
 }
 
 /// Hex SHA-256 of arbitrary bytes.

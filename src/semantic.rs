@@ -42,9 +42,8 @@ const MAX_REORDER_TERMS: usize = 48;
 /// exactly. Normalising costs 0.7-1 µs a byte in the Worker's wasm (0.4 natively), on every
 /// request the isolate's memory does not answer, before its Redis round trip: about 0.9 ms at
 /// this length, 7 ms at 11 KB (`npm run bench:miss` with `PROMPT_BYTES`), where the exact key
-/// costs microseconds. A reworded question is
-/// short; a long message is mostly pasted material (a document, code, retrieved context), which
-/// the guards require to match anyway.
+/// costs microseconds. A reworded question is short; a long message is mostly pasted material (a
+/// document, code, retrieved context), which the guards require to match anyway.
 pub const MAX_COMPARED_BYTES: usize = 1024;
 
 /// The text content of a message (string content, or the text parts of array content); None if
