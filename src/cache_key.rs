@@ -38,17 +38,20 @@ pub fn canonical_request_with_last_message(req: &ProxyRequest, last_message: &Va
 }
 
 /// One field of the canonical form, borrowed from the request: the form is serialised straight
-/// from the client's values, with no copy of the body (a long conversation is tens of KB, and a
-/// request builds two of these forms).
+/// from the client's values, with no copy of the body (a long conversation is tens of KB).
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Field<'a> {
     Value(&'a Value),
     Messages(Vec<&'a Value>),
+    Text(&'a str),
 }
 
-fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
-    // Sorted by key, as serde_json's default map sorts them.
+/// The canonical form's fields, sorted by name (as serde_json's default map sorts them).
+fn canonical_fields<'a>(
+    req: &'a ProxyRequest,
+    last_message: Option<&'a Value>,
+) -> BTreeMap<&'a str, Field<'a>> {
     let mut canonical: BTreeMap<&str, Field> = BTreeMap::new();
     for (k, v) in &req.body {
         if IGNORED_FIELDS.contains(&k.as_str()) || v.is_null() {
@@ -63,15 +66,18 @@ fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
             Field::Messages(earlier.iter().chain(std::iter::once(last)).collect()),
         );
     }
-    let model = Value::String(req.model.trim().to_string());
-    canonical.insert("model", Field::Value(&model));
+    canonical.insert("model", Field::Text(req.model.trim()));
+    canonical
+}
+
+fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
     // An empty form on error would give every such request one key; but there is no error to
     // have: the keys are strings and a parsed `Value` holds no non-finite number.
     #[expect(
         clippy::expect_used,
         reason = "serialising borrowed JSON values under string keys cannot fail"
     )]
-    serde_json::to_string(&canonical).expect("JSON values serialise")
+    serde_json::to_string(&canonical_fields(req, last_message)).expect("JSON values serialise")
 }
 
 /// Hex SHA-256 of arbitrary bytes.
@@ -79,23 +85,124 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The last message of a request's semantic scope, in place of the compared prompt.
+fn scope_placeholder() -> Value {
+    serde_json::json!({"role": "user", "content": "<semantic>"})
+}
+
+/// A request's cache hashes, from one pass over its canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHashes {
+    /// Names the exact-cache entry (see `entry_hash`).
+    pub entry: String,
+    /// The semantic scope (24 hex characters): the same hash with the last message replaced by
+    /// a placeholder, so two requests share it when everything but their prompts is the same.
+    /// None unless asked for, or when the request has no messages.
+    pub semantic_scope: Option<String>,
+}
+
 /// The hash that names `req`'s exact-cache entry in `project_id` and, if any, the client's cache
 /// namespace (`X-WatchLLM-Cache-Namespace`); the key is built by `keys::Keyspace::entry`. The
 /// project id is both in the key's prefix and in the hashed text, so entries of two projects can
 /// never collide or be read across projects, and neither can two namespaces' entries.
 pub fn entry_hash(project_id: &str, namespace: Option<&str>, req: &ProxyRequest) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(project_id.as_bytes());
-    hasher.update([0u8]);
+    request_hashes(project_id, namespace, req, false).entry
+}
+
+/// `entry_hash` and, with `with_scope`, the semantic scope, hashing the text they share once.
+///
+/// The canonical form is written into the hasher as it is serialised (the same bytes as
+/// `canonical_request`, which a test checks), and the scope's hasher is a copy of the entry's
+/// taken where the last message starts. A conversation resent each turn is tens of KB, and
+/// SHA-256 in WebAssembly hashes about 230 MB/s (170 µs for 40 KB), so hashing its history twice
+/// cost a MISS as much as the rest of the key work together.
+pub fn request_hashes(
+    project_id: &str,
+    namespace: Option<&str>,
+    req: &ProxyRequest,
+    with_scope: bool,
+) -> RequestHashes {
+    let mut hashes = Hashers {
+        entry: Sha256::new(),
+        scope: None,
+    };
+    hashes.write(project_id.as_bytes());
+    hashes.write(&[0]);
     if let Some(ns) = namespace {
-        hasher.update(b"ns:");
-        hasher.update(ns.as_bytes());
-        hasher.update([0u8]);
+        hashes.write(b"ns:");
+        hashes.write(ns.as_bytes());
+        hashes.write(&[0]);
     }
-    hasher.update(req.endpoint.name().as_bytes());
-    hasher.update([0u8]);
-    hasher.update(canonical_request(req).as_bytes());
-    hex::encode(hasher.finalize())
+    hashes.write(req.endpoint.name().as_bytes());
+    hashes.write(&[0]);
+
+    let fields = canonical_fields(req, None);
+    let placeholder = scope_placeholder();
+    hashes.write(b"{");
+    for (i, (name, field)) in fields.iter().enumerate() {
+        if i > 0 {
+            hashes.write(b",");
+        }
+        hashes.json(name);
+        hashes.write(b":");
+        let split_messages = match field {
+            Field::Value(Value::Array(messages)) if with_scope && *name == "messages" => {
+                messages.split_last()
+            }
+            _ => None,
+        };
+        match split_messages {
+            Some((last, earlier)) => {
+                hashes.write(b"[");
+                for m in earlier {
+                    hashes.json(m);
+                    hashes.write(b",");
+                }
+                let mut scope = hashes.entry.clone();
+                json_into(&mut hashes.entry, last);
+                json_into(&mut scope, &placeholder);
+                hashes.scope = Some(scope);
+                hashes.write(b"]");
+            }
+            None => hashes.json(field),
+        }
+    }
+    hashes.write(b"}");
+    RequestHashes {
+        entry: hex::encode(hashes.entry.finalize()),
+        semantic_scope: hashes.scope.map(|s| hex::encode(&s.finalize()[..12])),
+    }
+}
+
+/// The entry's hasher and, past the fork, the scope's: what both hash goes to both.
+struct Hashers {
+    entry: Sha256,
+    scope: Option<Sha256>,
+}
+
+impl Hashers {
+    fn write(&mut self, bytes: &[u8]) {
+        self.entry.update(bytes);
+        if let Some(scope) = &mut self.scope {
+            scope.update(bytes);
+        }
+    }
+
+    fn json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        json_into(&mut self.entry, value);
+        if let Some(scope) = &mut self.scope {
+            json_into(scope, value);
+        }
+    }
+}
+
+/// Serialises `value` straight into `hasher` (compact, as `serde_json::to_string`).
+fn json_into<T: Serialize + ?Sized>(hasher: &mut Sha256, value: &T) {
+    #[expect(
+        clippy::expect_used,
+        reason = "serialising JSON values into a hasher, which never fails to write, cannot fail"
+    )]
+    serde_json::to_writer(hasher, value).expect("JSON values serialise");
 }
 
 #[cfg(test)]
@@ -145,6 +252,75 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// What `request_hashes` must give: the hashes of the whole canonical texts, each after the
+    /// same prefix (stored entries keep their keys).
+    fn hashed_texts(
+        project: &str,
+        namespace: Option<&str>,
+        req: &ProxyRequest,
+    ) -> (String, Option<String>) {
+        let mut prefix = format!("{project}\0");
+        if let Some(ns) = namespace {
+            prefix.push_str(&format!("ns:{ns}\0"));
+        }
+        prefix.push_str(&format!("{}\0", req.endpoint.name()));
+        let entry = sha256_hex(format!("{prefix}{}", canonical_request(req)).as_bytes());
+        let has_messages = req
+            .body
+            .get("messages")
+            .and_then(Value::as_array)
+            .is_some_and(|m| !m.is_empty());
+        let scope = has_messages.then(|| {
+            let text = canonical_request_with_last_message(req, &scope_placeholder());
+            sha256_hex(format!("{prefix}{text}").as_bytes())[..24].to_string()
+        });
+        (entry, scope)
+    }
+
+    #[test]
+    fn one_pass_hashes_are_the_hashes_of_the_canonical_texts() {
+        let history: Vec<Value> = (0..60)
+            .map(|i| serde_json::json!({"role": if i % 2 == 0 { "user" } else { "assistant" }, "content": format!("turn {i} {}", "é\"x\\ ".repeat(40))}))
+            .collect();
+        let mut long = serde_json::json!({"model": "m", "temperature": 0.1, "tools": [{"type": "function", "function": {"name": "f"}}]});
+        let mut messages = history.clone();
+        messages.push(serde_json::json!({"role": "user", "content": "And now?"}));
+        long["messages"] = Value::Array(messages);
+        let bodies = [
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#.to_string(),
+            r#"{"model":" m ","messages":[],"n":1}"#.to_string(),
+            r#"{"model":"m","messages":"not a list","a":1,"z":2}"#.to_string(),
+            r#"{"aa":[1,{"b":null}],"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"x"}]}],"zz":{"k":"v"},"stream":true}"#.to_string(),
+            long.to_string(),
+        ];
+        for body in &bodies {
+            // Built by hand, unvalidated: the hashes must agree for any body.
+            let fields: serde_json::Map<String, Value> = serde_json::from_str(body).unwrap();
+            let req = ProxyRequest {
+                endpoint: Endpoint::ChatCompletions,
+                model: fields["model"].as_str().unwrap().to_string(),
+                stream: false,
+                include_usage: false,
+                body: fields,
+            };
+            for ns in [None, Some("tenant-1")] {
+                let (entry, scope) = hashed_texts("project-a", ns, &req);
+                let hashes = request_hashes("project-a", ns, &req, true);
+                assert_eq!(hashes.entry, entry, "{body}");
+                assert_eq!(hashes.semantic_scope, scope, "{body}");
+                assert_eq!(entry_hash("project-a", ns, &req), entry);
+                assert_eq!(
+                    request_hashes("project-a", ns, &req, false).semantic_scope,
+                    None
+                );
+            }
+        }
+        let completion = parse(Endpoint::Completions, br#"{"model":"m","prompt":"hi"}"#).unwrap();
+        let hashes = request_hashes("p", None, &completion, true);
+        assert_eq!(hashes.entry, hashed_texts("p", None, &completion).0);
+        assert_eq!(hashes.semantic_scope, None, "no messages, no scope");
     }
 
     #[test]

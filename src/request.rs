@@ -2,6 +2,7 @@
 //! Errors name the offending parameter the way OpenAI's API does.
 
 use crate::error::ApiError;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// Largest request body accepted (bytes). Large enough for a few base64 images.
@@ -66,20 +67,48 @@ pub struct ProxyRequest {
 impl ProxyRequest {
     /// The body sent upstream: the client's body with the provider's model id and, for streams,
     /// `stream_options.include_usage` on, so the proxy always learns the token usage (the usage
-    /// chunk is hidden again from clients that did not ask for it).
-    pub fn upstream_body(&self, upstream_model: &str) -> Value {
-        let mut body = self.body.clone();
-        body.insert("model".into(), Value::String(upstream_model.to_string()));
-        body.remove("watchllm");
-        if self.stream {
-            let mut opts = match body.remove("stream_options") {
-                Some(Value::Object(o)) => o,
+    /// chunk is hidden again from clients that did not ask for it). Serialised from the client's
+    /// own values: a conversation resent each turn is tens of KB, not worth a copy.
+    pub fn upstream_body(&self, upstream_model: &str) -> String {
+        #[expect(
+            clippy::expect_used,
+            reason = "serialising JSON values under string keys into a String cannot fail"
+        )]
+        serde_json::to_string(&UpstreamBody {
+            req: self,
+            model: upstream_model,
+        })
+        .expect("JSON values serialise")
+    }
+}
+
+/// `ProxyRequest::upstream_body`, borrowed.
+struct UpstreamBody<'a> {
+    req: &'a ProxyRequest,
+    model: &'a str,
+}
+
+impl Serialize for UpstreamBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let body = &self.req.body;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in body {
+            match name.as_str() {
+                "watchllm" | "model" => {}
+                "stream_options" if self.req.stream => {}
+                _ => map.serialize_entry(name, value)?,
+            }
+        }
+        map.serialize_entry("model", self.model)?;
+        if self.req.stream {
+            let mut options = match body.get("stream_options") {
+                Some(Value::Object(o)) => o.clone(),
                 _ => Map::new(),
             };
-            opts.insert("include_usage".into(), Value::Bool(true));
-            body.insert("stream_options".into(), Value::Object(opts));
+            options.insert("include_usage".into(), Value::Bool(true));
+            map.serialize_entry("stream_options", &options)?;
         }
-        Value::Object(body)
+        map.end()
     }
 }
 
@@ -449,7 +478,7 @@ mod tests {
     #[test]
     fn upstream_body_swaps_model_and_asks_for_stream_usage() {
         let r = parse(Endpoint::ChatCompletions, br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"stream":true,"tools":[{"type":"function","function":{"name":"f"}}]}"#).unwrap();
-        let b = r.upstream_body("openai/gpt-4o");
+        let b: Value = serde_json::from_str(&r.upstream_body("openai/gpt-4o")).unwrap();
         assert_eq!(b["model"], "openai/gpt-4o");
         assert_eq!(b["stream_options"]["include_usage"], true);
         assert_eq!(b["tools"][0]["function"]["name"], "f");
@@ -458,7 +487,26 @@ mod tests {
             br#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#,
         )
         .unwrap();
-        assert!(r.upstream_body("m").get("stream_options").is_none());
+        let b: Value = serde_json::from_str(&r.upstream_body("m")).unwrap();
+        assert!(b.get("stream_options").is_none());
+        assert_eq!(
+            b,
+            serde_json::json!({"model":"m","messages":[{"role":"user","content":"x"}]})
+        );
+        // The client's stream options are kept, usage turned on; each key is written once.
+        let r = parse(
+            Endpoint::ChatCompletions,
+            br#"{"stream_options":{"include_usage":false,"x":1},"model":"m","watchllm":{"a":1},"stream":true,"messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap();
+        let text = r.upstream_body("up/m");
+        let b: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"model":"up/m","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[{"role":"user","content":"x"}]})
+        );
+        assert_eq!(text.matches("\"model\"").count(), 1);
+        assert_eq!(text.matches("stream_options").count(), 1);
     }
 
     #[test]

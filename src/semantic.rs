@@ -19,7 +19,6 @@
 //!   (`wl:s2:<project>:<scope>:<bucket>`) whose fields are exact-cache key hashes and whose values
 //!   are records; they are read in the same round trip as the exact lookup.
 
-use crate::cache_key::canonical_request_with_last_message;
 use crate::embedding::{embed_terms, DIM};
 use crate::guards::{guard_features, term_text};
 use crate::normalize::{normalize, Normalized, Token};
@@ -104,10 +103,12 @@ pub struct SemanticQuery {
     pub vector: [f32; DIM],
 }
 
-/// The semantic part of a chat request in a cache namespace (if any): None for other endpoints,
-/// for prompts whose last message is not a plain-text user message, and for prompts longer than
-/// `MAX_COMPARED_BYTES`.
-pub fn query_for(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
+/// The semantic part of a chat request, under its scope (`cache_key::request_hashes`, which
+/// hashes everything but the last message, with the project and namespace): None without a scope,
+/// for other endpoints, for prompts whose last message is not a plain-text user message, and for
+/// prompts longer than `MAX_COMPARED_BYTES`.
+pub fn query_for(req: &ProxyRequest, scope: Option<&str>) -> Option<SemanticQuery> {
+    let scope = scope?;
     if req.endpoint != Endpoint::ChatCompletions {
         return None;
     }
@@ -120,16 +121,7 @@ pub fn query_for(req: &ProxyRequest, namespace: Option<&str>) -> Option<Semantic
     if original.len() > MAX_COMPARED_BYTES {
         return None;
     }
-    let placeholder = serde_json::json!({"role": "user", "content": "<semantic>"});
-    let mut hasher = Sha256::new();
-    if let Some(ns) = namespace {
-        hasher.update(b"ns:");
-        hasher.update(ns.as_bytes());
-        hasher.update([0u8]);
-    }
-    hasher.update(canonical_request_with_last_message(req, &placeholder).as_bytes());
-    let scope = hex::encode(&hasher.finalize()[..12]);
-    let q = text_query(&original, scope);
+    let q = text_query(&original, scope.to_string());
     (!q.terms.is_empty()).then_some(q)
 }
 
@@ -484,6 +476,12 @@ mod tests {
     use super::*;
     use crate::request::parse;
 
+    /// The query the Worker builds for `req` in project "p" and `namespace`.
+    fn query_in(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
+        let hashes = crate::cache_key::request_hashes("p", namespace, req, true);
+        query_for(req, hashes.semantic_scope.as_deref())
+    }
+
     fn chat(messages: &str) -> ProxyRequest {
         parse(
             Endpoint::ChatCompletions,
@@ -493,7 +491,7 @@ mod tests {
     }
 
     fn q(text: &str) -> SemanticQuery {
-        query_for(
+        query_in(
             &chat(&serde_json::json!([{"role": "user", "content": text}]).to_string()),
             None,
         )
@@ -517,18 +515,18 @@ mod tests {
         let sentence = "Please summarise this report on the quarterly figures. ";
         let at_limit = sentence.repeat(MAX_COMPARED_BYTES / sentence.len());
         assert!(at_limit.len() <= MAX_COMPARED_BYTES);
-        assert!(query_for(&user(&at_limit), None).is_some());
+        assert!(query_in(&user(&at_limit), None).is_some());
         let over = format!(
             "{at_limit}{}",
             "x".repeat(MAX_COMPARED_BYTES + 1 - at_limit.len())
         );
         assert_eq!(over.len(), MAX_COMPARED_BYTES + 1);
-        assert!(query_for(&user(&over), None).is_none());
+        assert!(query_in(&user(&over), None).is_none());
         // Text parts count together, as they are compared together.
         let parts = serde_json::json!([{"role": "user", "content": [
             {"type": "text", "text": at_limit}, {"type": "text", "text": sentence}
         ]}]);
-        assert!(query_for(&chat(&parts.to_string()), None).is_none());
+        assert!(query_in(&chat(&parts.to_string()), None).is_none());
     }
 
     #[test]
@@ -624,9 +622,9 @@ mod tests {
             r#"[{"role":"system","content":"Be verbose"},{"role":"user","content":"explain gravity"}]"#,
         );
         let (qa, qb, qc) = (
-            query_for(&a, None).unwrap(),
-            query_for(&b, None).unwrap(),
-            query_for(&c, None).unwrap(),
+            query_in(&a, None).unwrap(),
+            query_in(&b, None).unwrap(),
+            query_in(&c, None).unwrap(),
         );
         assert_eq!(qa.scope, qb.scope);
         assert_ne!(
@@ -637,20 +635,20 @@ mod tests {
             r#"[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"explain gravity"}]"#,
         );
         assert_ne!(
-            query_for(&d, None).unwrap().scope,
+            query_in(&d, None).unwrap().scope,
             qb.scope,
             "earlier turns must match exactly"
         );
         let mut hot = b.clone();
         hot.body
             .insert("temperature".into(), serde_json::json!(1.5));
-        assert_ne!(query_for(&hot, None).unwrap().scope, qb.scope);
-        assert!(query_for(
+        assert_ne!(query_in(&hot, None).unwrap().scope, qb.scope);
+        assert!(query_in(
             &chat(r#"[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]"#),
             None
         )
         .is_none());
-        assert!(query_for(
+        assert!(query_in(
             &chat(
                 r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]"#
             ),
@@ -658,12 +656,12 @@ mod tests {
         )
         .is_none());
         assert!(
-            query_for(&chat(r#"[{"role":"user","content":"Thanks!"}]"#), None).is_none(),
+            query_in(&chat(r#"[{"role":"user","content":"Thanks!"}]"#), None).is_none(),
             "nothing left to compare"
         );
         assert_ne!(
-            query_for(&b, Some("tenant-1")).unwrap().scope,
-            query_for(&b, Some("tenant-2")).unwrap().scope,
+            query_in(&b, Some("tenant-1")).unwrap().scope,
+            query_in(&b, Some("tenant-2")).unwrap().scope,
             "namespaces are scopes of their own"
         );
     }
@@ -746,6 +744,12 @@ mod literal_properties {
     use super::*;
     use crate::cache_key::entry_hash;
     use crate::request::parse;
+
+    /// The query the Worker builds for `req` in project "p" and `namespace`.
+    fn query_in(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
+        let hashes = crate::cache_key::request_hashes("p", namespace, req, true);
+        query_for(req, hashes.semantic_scope.as_deref())
+    }
     use proptest::prelude::*;
 
     const TEMPLATES: [&str; 8] = [
@@ -820,8 +824,8 @@ mod literal_properties {
 
     fn served(stored: &str, asked: &str) -> Option<f32> {
         let (a, b) = (
-            query_for(&request(stored), None)?,
-            query_for(&request(asked), None)?,
+            query_in(&request(stored), None)?,
+            query_in(&request(asked), None)?,
         );
         if bucket_suffixes(&a) != bucket_suffixes(&b) {
             return None;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use watchllm_proxy::cache_entry::CacheEntry;
-use watchllm_proxy::cache_key::entry_hash;
+use watchllm_proxy::cache_key::request_hashes;
 use watchllm_proxy::keys::Keyspace;
 use watchllm_proxy::request::{parse, Endpoint};
 use watchllm_proxy::semantic::{bucket_suffixes, encode_record, query_for, MAX_BUCKET};
@@ -107,9 +107,9 @@ fn main() -> std::io::Result<()> {
             project_id: project,
             generation: 0,
         };
-        let hash = entry_hash(project, None, &req);
-        let key = keyspace.entry("chat", &hash);
-        let Some(q) = query_for(&req, None) else {
+        let hashes = request_hashes(project, None, &req, true);
+        let key = keyspace.entry("chat", &hashes.entry);
+        let Some(q) = query_for(&req, hashes.semantic_scope.as_deref()) else {
             continue;
         };
         let entry = CacheEntry {
@@ -136,7 +136,7 @@ fn main() -> std::io::Result<()> {
             let size = bucket_sizes.entry(bucket.clone()).or_default();
             if *size < MAX_BUCKET {
                 *size += 1;
-                resp(&mut out, &["HSET", &bucket, &hash, &record])?;
+                resp(&mut out, &["HSET", &bucket, &hashes.entry, &record])?;
                 commands += 1;
             }
         }

@@ -91,9 +91,7 @@ impl Dialect {
     /// the provider's model id; Anthropic's is translated).
     pub fn encode(self, req: &ProxyRequest, route: &Route) -> Result<String, ApiError> {
         match self {
-            Dialect::OpenAiCompatible(_) => {
-                Ok(req.upstream_body(&route.upstream_model).to_string())
-            }
+            Dialect::OpenAiCompatible(_) => Ok(req.upstream_body(&route.upstream_model)),
             Dialect::Anthropic => anthropic::to_messages_request(&req.body, &route.upstream_model)
                 .map(|b| b.to_string()),
         }

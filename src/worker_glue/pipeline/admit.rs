@@ -4,7 +4,7 @@
 
 use super::Exchange;
 use crate::api_key;
-use crate::cache_key::entry_hash;
+use crate::cache_key;
 use crate::controls::CacheControls;
 use crate::cors;
 use crate::error::ApiError;
@@ -26,9 +26,10 @@ pub struct Admitted {
     pub controls: CacheControls,
     /// The exact entry's hash (its key is built under the project's current generation).
     pub entry_hash: String,
-    /// The project compares prompts semantically (the query is built only if the exact entry is
-    /// not in the isolate's memory: a hot prompt never pays for it).
-    pub semantic_enabled: bool,
+    /// The semantic scope, when the project compares chat prompts semantically (the query is
+    /// built only if the exact entry is not in the isolate's memory: a hot prompt never pays for
+    /// normalising it).
+    pub semantic_scope: Option<String>,
     /// The project embeds with its OpenAI key: the query's vector is fetched after the exact
     /// lookup misses.
     pub hosted_embedder: bool,
@@ -77,9 +78,15 @@ pub async fn admit(
     ex.response_headers.extend(controls.response_headers());
     let hosted_embedder = Embedder::from_setting(&record.semantic_embedder) == Embedder::OpenAi
         && record.has_provider_key(Provider::OpenAi.name());
+    let hashes = cache_key::request_hashes(
+        &record.project_id,
+        controls.namespace.as_deref(),
+        &request,
+        record.semantic_cache_enabled && endpoint == Endpoint::ChatCompletions,
+    );
     Ok(Admitted {
-        semantic_enabled: record.semantic_cache_enabled,
-        entry_hash: entry_hash(&record.project_id, controls.namespace.as_deref(), &request),
+        semantic_scope: hashes.semantic_scope,
+        entry_hash: hashes.entry,
         key_hash: presented.hash,
         record,
         request,

@@ -201,11 +201,7 @@ pub async fn lookup(ex: &mut Exchange, ctx: &Context, a: &Admitted) -> Result<Fo
     }
 
     let (rate, quota) = budgets.syncs(now);
-    let query = if a.semantic_enabled {
-        semantic::query_for(&a.request, a.controls.namespace.as_deref())
-    } else {
-        None
-    };
+    let query = semantic::query_for(&a.request, a.semantic_scope.as_deref());
     let local_buckets = match &query {
         Some(q) if !a.hosted_embedder => semantic::bucket_suffixes(q),
         _ => Vec::new(),
