@@ -6,17 +6,62 @@
 //! `Response::from_stream`, through wasm-streams) is one the runtime takes through JavaScript, a
 //! pull into wasm and a promise per chunk, and calls into Rust when the client cancels it,
 //! wherever the runtime does that: outside the request's context, where I/O is refused and
-//! through wasm-bindgen aborts the whole instance. Here nothing calls into Rust but the promises
-//! of the reads and writes Rust awaits, which the runtime settles in the request's context.
+//! through wasm-bindgen aborts the whole instance. Here nothing calls into Rust but what follows
+//! the reads and writes of the request's own task, which the runtime settles in the request's
+//! context.
 //! (workers-rs has no binding for `IdentityTransformStream`, so it is declared here.)
+//!
+//! `BodyReader::pump_into` passes a body on through a synchronous Rust transform with the loop in
+//! JavaScript. Each chunk costs the runtime a read and a write either way, but awaited from Rust
+//! each of them also costs wasm-bindgen two new JavaScript closures, a call into wasm to settle
+//! and another to poll. In `npm run bench:miss` with 117-chunk streams, workerd's CPU per chunk
+//! read and written was about 120 µs awaited from Rust, 90 µs from a JavaScript loop and 10 µs
+//! piped natively (which a Worker that must see the chunks cannot do).
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::js_sys::{Reflect, Uint8Array};
+use worker::js_sys::{Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{
     ReadableStream, ReadableStreamDefaultReader, WritableStream, WritableStreamDefaultWriter,
 };
+
+// Ends with 0 when the body ended, 1 when a write failed (the client went away), 2 when a read
+// failed (the body's source failed). `transform` returns the bytes to write (none: nothing);
+// `taken` is called once a write has settled.
+#[wasm_bindgen(inline_js = r#"
+export async function pumpThrough(reader, writer, transform, taken) {
+  for (;;) {
+    let read;
+    try { read = await reader.read(); } catch { return 2; }
+    if (read.done) return 0;
+    const out = transform(read.value);
+    if (out === undefined) continue;
+    try { await writer.write(out); } catch { taken(); return 1; }
+    taken();
+  }
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = pumpThrough)]
+    fn pump_through(
+        reader: &ReadableStreamDefaultReader,
+        writer: &WritableStreamDefaultWriter,
+        transform: &Closure<dyn FnMut(Uint8Array) -> Option<Uint8Array>>,
+        taken: &Closure<dyn FnMut()>,
+    ) -> Promise;
+}
+
+/// How `BodyReader::pump_into` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PumpEnd {
+    /// The body ended.
+    Ended,
+    /// A write failed: the client went away.
+    WriterGone,
+    /// A read failed: the body's source failed.
+    ReadFailed,
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -53,6 +98,35 @@ impl BodyReader {
             Some(bytes) => bytes.to_vec(),
             None => Uint8Array::new(&value).to_vec(),
         }))
+    }
+
+    /// Reads the body to its end, writing what `transform` makes of each chunk (`None`: nothing)
+    /// into `writer`, each write awaited before the next read; `taken` is called as each write
+    /// settles. Stops at the first failed read or write, and stops calling either function once
+    /// it has settled, so both may be dropped then.
+    pub async fn pump_into(
+        &self,
+        writer: &BodyWriter,
+        transform: impl FnMut(Vec<u8>) -> Option<Vec<u8>> + 'static,
+        taken: impl FnMut() + 'static,
+    ) -> PumpEnd {
+        let mut transform = transform;
+        let transform = Closure::new(move |chunk: Uint8Array| {
+            transform(chunk.to_vec()).map(|out| Uint8Array::from(out.as_slice()))
+        });
+        let taken: Closure<dyn FnMut()> = Closure::new(taken);
+        let ended = JsFuture::from(pump_through(
+            &self.reader,
+            &writer.writer,
+            &transform,
+            &taken,
+        ))
+        .await;
+        match ended.ok().and_then(|code| code.as_f64()) {
+            Some(0.0) => PumpEnd::Ended,
+            Some(1.0) => PumpEnd::WriterGone,
+            _ => PumpEnd::ReadFailed,
+        }
     }
 
     /// Stops reading: the body's source is told to stop sending.

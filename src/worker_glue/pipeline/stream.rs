@@ -7,10 +7,10 @@
 //! (`worker_util::pipe`: a body the runtime sends natively). A client that goes away makes its
 //! write fail, and the task cancels the provider's read; a client that neither reads nor hangs up
 //! (the runtime does not always tell) is noticed on the task's own timer (`stream_watch`). Every
-//! call into Rust is a promise the task awaits, settled in the request's context, so none of its
-//! I/O can run where I/O is refused (through wasm-bindgen that aborts the whole instance: every
-//! isolate cache and queued usage record lost). Should the runtime end the task first, the record
-//! waits in `usage_log` as cut short.
+//! call into Rust follows a read or write the task awaits, settled in the request's context (the
+//! per-chunk calls do no I/O at all), so none of its I/O can run where I/O is refused (through
+//! wasm-bindgen that aborts the whole instance: every isolate cache and queued usage record
+//! lost). Should the runtime end the task first, the record waits in `usage_log` as cut short.
 
 use super::admit::Admitted;
 use super::store::{self, StorePlan};
@@ -31,7 +31,7 @@ use std::time::Duration;
 use worker::web_sys::ReadableStream;
 use worker::{Context, Delay, Headers, Response, ResponseBody};
 use worker_util::now_ms;
-use worker_util::pipe::{BodyReader, BodyWriter};
+use worker_util::pipe::{BodyReader, BodyWriter, PumpEnd};
 
 /// The stream's state between chunks: the provider's decoder and the tap assembling the answer.
 struct StreamState {
@@ -149,7 +149,11 @@ const STREAM_WATCH_MS: u64 = 100;
 
 /// Passes the provider's stream on to the client, chunk by chunk, until either end stops; a client
 /// that stopped taking the body is noticed on a timer (`stream_watch`), and its body ended.
-async fn pass_on(reader: &BodyReader, writer: &BodyWriter, state: &RefCell<StreamState>) -> Passed {
+async fn pass_on(
+    reader: &BodyReader,
+    writer: &BodyWriter,
+    state: &Rc<RefCell<StreamState>>,
+) -> Passed {
     let passing = pin!(pass_chunks(reader, writer, state));
     let watching = pin!(async {
         loop {
@@ -161,48 +165,57 @@ async fn pass_on(reader: &BodyReader, writer: &BodyWriter, state: &RefCell<Strea
     });
     match future::select(passing, watching).await {
         Either::Left((passed, _)) => passed,
-        Either::Right(_) => {
+        Either::Right((_, passing)) => {
             writer.abort("the client stopped reading").await;
             reader.cancel().await;
+            // With both ends closed the pump settles at once; it calls into Rust until then.
+            passing.await;
             Passed::ClientGone
         }
     }
 }
 
-/// Reads the provider's chunks and writes the client's, each write awaited (so a client that
-/// reads slowly slows the reads), then the tap's last bytes and the end of the body.
+/// Reads the provider's chunks and writes the client's (the loop in JavaScript, each chunk
+/// through the state in Rust: `worker_util::pipe`), each write awaited (so a client that reads
+/// slowly slows the reads), then the tap's last bytes and the end of the body.
 async fn pass_chunks(
     reader: &BodyReader,
     writer: &BodyWriter,
-    state: &RefCell<StreamState>,
+    state: &Rc<RefCell<StreamState>>,
 ) -> Passed {
-    let send = |bytes: Vec<u8>| async move {
-        if bytes.is_empty() {
-            return true;
+    let chunks = state.clone();
+    let transform = move |bytes: Vec<u8>| {
+        let mut s = chunks.borrow_mut();
+        let out = s.chunk(bytes);
+        if out.is_empty() {
+            return None;
         }
-        state.borrow_mut().watch.writing(now_ms());
-        let taken = writer.write(&bytes).await.is_ok();
-        state.borrow_mut().watch.taken();
-        taken
+        s.watch.writing(now_ms());
+        Some(out)
     };
-    loop {
-        match reader.next().await {
-            Ok(Some(bytes)) => {
-                let out = state.borrow_mut().chunk(bytes);
-                if !send(out).await {
-                    reader.cancel().await;
-                    return Passed::ClientGone;
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                writer.abort("the provider's stream failed").await;
-                return Passed::Ended(None);
-            }
+    let writes = state.clone();
+    let taken = move || writes.borrow_mut().watch.taken();
+    match reader.pump_into(writer, transform, taken).await {
+        PumpEnd::Ended => {}
+        PumpEnd::WriterGone => {
+            reader.cancel().await;
+            return Passed::ClientGone;
+        }
+        PumpEnd::ReadFailed => {
+            writer.abort("the provider's stream failed").await;
+            return Passed::Ended(None);
         }
     }
     let (last, answer) = state.borrow_mut().end();
-    if !send(last).await || writer.close().await.is_err() {
+    if !last.is_empty() {
+        state.borrow_mut().watch.writing(now_ms());
+        let taken = writer.write(&last).await.is_ok();
+        state.borrow_mut().watch.taken();
+        if !taken {
+            return Passed::ClientGone;
+        }
+    }
+    if writer.close().await.is_err() {
         return Passed::ClientGone;
     }
     Passed::Ended(answer)
