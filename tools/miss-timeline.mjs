@@ -13,7 +13,8 @@
 // WINDOWS=n also prints the total's median per run of n MISSes (does it still fall as V8 tiers up?).
 // STREAM=1 times streamed MISSes to their first byte instead (upToClient: the upstream's first
 // write to the client's first chunk; upToHeaders: to the response's headers), the upstream sending
-// its chunks at once as the fake provider does, or SPACED=ms apart. PROMPT_BYTES=n pads every
+// its chunks at once as the fake provider does, or SPACED=ms apart; ANSWER_REPEAT=n sends an
+// answer n times as long (17 writes at 1, 107 at 10: workerd's CPU per chunk). PROMPT_BYTES=n pads every
 // prompt with prose to n bytes (the semantic cache compares prompts up to 1 KB; src/semantic.rs),
 // HISTORY_BYTES=n puts n bytes of earlier turns before it (a conversation resent each turn).
 // Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
@@ -32,6 +33,7 @@ const PORTS = Object.fromEntries(Object.entries({ redis: 47390, upstash: 47079, 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const STREAM = Boolean(process.env.STREAM);
 const SPACED = Number(process.env.SPACED || 0);
+const ANSWER_REPEAT = Number(process.env.ANSWER_REPEAT || 1);
 const PROMPT_BYTES = Number(process.env.PROMPT_BYTES || 0);
 const FILLER = ' The database failed over at night and the queue drained slowly afterwards.';
 const padded = (content) => (PROMPT_BYTES ? content.padEnd(PROMPT_BYTES, FILLER) : content);
@@ -67,7 +69,7 @@ async function streamAnswer(res, tag, arrived, includeUsage) {
   const base = { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'openai/gpt-4o-mini', ...(includeUsage ? { usage: null } : {}) };
   const write = (choices, extra = {}) => res.write(`data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`);
   write([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
-  for (const w of `ok ${tag} and some more words of an answer to stream back`.split(/(?<= )/)) {
+  for (const w of `ok ${tag}${' and some more words of an answer to stream back'.repeat(ANSWER_REPEAT)}`.split(/(?<= )/)) {
     write([{ index: 0, delta: { content: w }, finish_reason: null }]);
     if (SPACED) await new Promise((r) => setTimeout(r, SPACED));
   }
