@@ -26,32 +26,17 @@ const IGNORED_FIELDS: [&str; 7] = [
     "watchllm",
 ];
 
-/// The canonical JSON text of a request, used as the hash input.
-pub fn canonical_request(req: &ProxyRequest) -> String {
-    canonical_form(req, None)
-}
-
-/// The canonical JSON text of `req` with its last message replaced by `last_message` (the
-/// semantic scope: everything but the compared prompt).
-pub fn canonical_request_with_last_message(req: &ProxyRequest, last_message: &Value) -> String {
-    canonical_form(req, Some(last_message))
-}
-
-/// One field of the canonical form, borrowed from the request: the form is serialised straight
-/// from the client's values, with no copy of the body (a long conversation is tens of KB).
+/// One field of the canonical form, borrowed from the request: the form is hashed straight from
+/// the client's values, with no copy of the body (a long conversation is tens of KB).
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Field<'a> {
     Value(&'a Value),
-    Messages(Vec<&'a Value>),
     Text(&'a str),
 }
 
 /// The canonical form's fields, sorted by name (as serde_json's default map sorts them).
-fn canonical_fields<'a>(
-    req: &'a ProxyRequest,
-    last_message: Option<&'a Value>,
-) -> BTreeMap<&'a str, Field<'a>> {
+fn canonical_fields(req: &ProxyRequest) -> BTreeMap<&str, Field<'_>> {
     let mut canonical: BTreeMap<&str, Field> = BTreeMap::new();
     for (k, v) in &req.body {
         if IGNORED_FIELDS.contains(&k.as_str()) || v.is_null() {
@@ -59,25 +44,8 @@ fn canonical_fields<'a>(
         }
         canonical.insert(k, Field::Value(v));
     }
-    if let (Some(last), Some(Value::Array(messages))) = (last_message, req.body.get("messages")) {
-        let earlier = &messages[..messages.len().saturating_sub(1)];
-        canonical.insert(
-            "messages",
-            Field::Messages(earlier.iter().chain(std::iter::once(last)).collect()),
-        );
-    }
     canonical.insert("model", Field::Text(req.model.trim()));
     canonical
-}
-
-fn canonical_form(req: &ProxyRequest, last_message: Option<&Value>) -> String {
-    // An empty form on error would give every such request one key; but there is no error to
-    // have: the keys are strings and a parsed `Value` holds no non-finite number.
-    #[expect(
-        clippy::expect_used,
-        reason = "serialising borrowed JSON values under string keys cannot fail"
-    )]
-    serde_json::to_string(&canonical_fields(req, last_message)).expect("JSON values serialise")
 }
 
 /// Hex SHA-256 of arbitrary bytes.
@@ -111,9 +79,9 @@ pub fn entry_hash(project_id: &str, namespace: Option<&str>, req: &ProxyRequest)
 
 /// `entry_hash` and, with `with_scope`, the semantic scope, hashing the text they share once.
 ///
-/// The canonical form is written into the hasher as it is serialised (the same bytes as
-/// `canonical_request`, which a test checks), and the scope's hasher is a copy of the entry's
-/// taken where the last message starts. A conversation resent each turn is tens of KB, and
+/// The hashed text is the canonical form as compact JSON (the fields `canonical_fields` keeps,
+/// sorted), written into the hasher as it is serialised, and the scope's hasher is a copy of the
+/// entry's taken where the last message starts; a test checks both against the whole texts. A conversation resent each turn is tens of KB, and
 /// SHA-256 in WebAssembly hashes about 230 MB/s (170 µs for 40 KB), so hashing its history twice
 /// cost a MISS as much as the rest of the key work together.
 pub fn request_hashes(
@@ -136,10 +104,8 @@ pub fn request_hashes(
     hashes.write(req.endpoint.name().as_bytes());
     hashes.write(&[0]);
 
-    let fields = canonical_fields(req, None);
-    let placeholder = scope_placeholder();
     hashes.write(b"{");
-    for (i, (name, field)) in fields.iter().enumerate() {
+    for (i, (name, field)) in canonical_fields(req).iter().enumerate() {
         if i > 0 {
             hashes.write(b",");
         }
@@ -160,7 +126,7 @@ pub fn request_hashes(
                 }
                 let mut scope = hashes.entry.clone();
                 json_into(&mut hashes.entry, last);
-                json_into(&mut scope, &placeholder);
+                json_into(&mut scope, &scope_placeholder());
                 hashes.scope = Some(scope);
                 hashes.write(b"]");
             }
@@ -214,9 +180,9 @@ mod tests {
         parse(Endpoint::ChatCompletions, body.as_bytes()).unwrap()
     }
 
-    /// The canonical form as it was built before it was borrowed: a copy of the body with the
-    /// ignored and null fields left out, the trimmed model in, serialised as a `Map`. Keys of
-    /// entries already stored must not change, so the borrowed form must give the same bytes.
+    /// The canonical form as it was first built, whole: a copy of the body with the ignored and
+    /// null fields left out, the trimmed model in, serialised as a `Map`. Keys of entries already
+    /// stored must not change, so the hashes must be of these bytes.
     fn copied_form(req: &ProxyRequest) -> String {
         let mut canonical = serde_json::Map::new();
         for (k, v) in &req.body {
@@ -227,31 +193,6 @@ mod tests {
         }
         canonical.insert("model".into(), Value::String(req.model.trim().to_string()));
         Value::Object(canonical).to_string()
-    }
-
-    #[test]
-    fn the_borrowed_form_is_byte_for_byte_the_copied_one() {
-        let placeholder = serde_json::json!({"role": "user", "content": "<semantic>"});
-        for body in [
-            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
-            r#"{"temperature":0.7,"model":"  openai/gpt-4o-mini ","stream":true,"user":"u1","z_unknown":{"b":1,"a":[2,{"y":null,"x":"\u00e9\n\"q\""}]},"messages":[{"role":"system","content":"Be brief"},{"content":"Hello","role":"user"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"},{"role":"user","content":[{"type":"text","text":"what about 😀 tomorrow?"}]}],"max_tokens":null,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"stream_options":{"include_usage":true},"metadata":{"k":"v"},"seed":1000,"top_p":0.30000000000000004,"logit_bias":{"50256":-1e2}}"#,
-        ] {
-            let req = chat(body);
-            assert_eq!(canonical_request(&req), copied_form(&req), "{body}");
-            // The semantic scope: the same, with the last message replaced.
-            let mut scoped = req.clone();
-            let mut messages = req.body["messages"].as_array().unwrap().clone();
-            messages.pop();
-            messages.push(placeholder.clone());
-            scoped
-                .body
-                .insert("messages".into(), Value::Array(messages));
-            assert_eq!(
-                canonical_request_with_last_message(&req, &placeholder),
-                copied_form(&scoped),
-                "{body}"
-            );
-        }
     }
 
     /// What `request_hashes` must give: the hashes of the whole canonical texts, each after the
@@ -266,16 +207,21 @@ mod tests {
             prefix.push_str(&format!("ns:{ns}\0"));
         }
         prefix.push_str(&format!("{}\0", req.endpoint.name()));
-        let entry = sha256_hex(format!("{prefix}{}", canonical_request(req)).as_bytes());
-        let has_messages = req
-            .body
-            .get("messages")
-            .and_then(Value::as_array)
-            .is_some_and(|m| !m.is_empty());
-        let scope = has_messages.then(|| {
-            let text = canonical_request_with_last_message(req, &scope_placeholder());
-            sha256_hex(format!("{prefix}{text}").as_bytes())[..24].to_string()
-        });
+        let entry = sha256_hex(format!("{prefix}{}", copied_form(req)).as_bytes());
+        let scope = match req.body.get("messages") {
+            Some(Value::Array(messages)) if !messages.is_empty() => {
+                let mut scoped = req.clone();
+                let mut messages = messages.clone();
+                messages.pop();
+                messages.push(scope_placeholder());
+                scoped
+                    .body
+                    .insert("messages".into(), Value::Array(messages));
+                let text = copied_form(&scoped);
+                Some(sha256_hex(format!("{prefix}{text}").as_bytes())[..24].to_string())
+            }
+            _ => None,
+        };
         (entry, scope)
     }
 
@@ -293,6 +239,7 @@ mod tests {
             r#"{"model":" m ","messages":[],"n":1}"#.to_string(),
             r#"{"model":"m","messages":"not a list","a":1,"z":2}"#.to_string(),
             r#"{"aa":[1,{"b":null}],"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"x"}]}],"zz":{"k":"v"},"stream":true}"#.to_string(),
+            r#"{"temperature":0.7,"model":"  openai/gpt-4o-mini ","stream":true,"user":"u1","z_unknown":{"b":1,"a":[2,{"y":null,"x":"\u00e9\n\"q\""}]},"messages":[{"role":"system","content":"Be brief"},{"content":"Hello","role":"user"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"},{"role":"user","content":[{"type":"text","text":"what about 😀 tomorrow?"}]}],"max_tokens":null,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"stream_options":{"include_usage":true},"metadata":{"k":"v"},"seed":1000,"top_p":0.30000000000000004,"logit_bias":{"50256":-1e2}}"#.to_string(),
             long.to_string(),
         ];
         for body in &bodies {
