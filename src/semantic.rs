@@ -471,16 +471,17 @@ pub fn best_match<'a>(
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// The query the Worker builds for `req` in project "p" and `namespace` (for the tests).
+#[cfg(test)]
+fn query_in(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
+    let hashes = crate::cache_key::request_hashes("p", namespace, req, true);
+    query_for(req, hashes.semantic_scope.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::request::parse;
-
-    /// The query the Worker builds for `req` in project "p" and `namespace`.
-    fn query_in(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
-        let hashes = crate::cache_key::request_hashes("p", namespace, req, true);
-        query_for(req, hashes.semantic_scope.as_deref())
-    }
 
     fn chat(messages: &str) -> ProxyRequest {
         parse(
@@ -744,12 +745,6 @@ mod literal_properties {
     use super::*;
     use crate::cache_key::entry_hash;
     use crate::request::parse;
-
-    /// The query the Worker builds for `req` in project "p" and `namespace`.
-    fn query_in(req: &ProxyRequest, namespace: Option<&str>) -> Option<SemanticQuery> {
-        let hashes = crate::cache_key::request_hashes("p", namespace, req, true);
-        query_for(req, hashes.semantic_scope.as_deref())
-    }
     use proptest::prelude::*;
 
     const TEMPLATES: [&str; 8] = [
