@@ -20,7 +20,7 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::js_sys::{Promise, Reflect, Uint8Array};
+use worker::js_sys::{Promise, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{
     ReadableStream, ReadableStreamDefaultReader, WritableStream, WritableStreamDefaultWriter,
@@ -85,19 +85,6 @@ impl BodyReader {
         Ok(BodyReader {
             reader: body.get_reader().dyn_into()?,
         })
-    }
-
-    /// The next chunk, `None` at the end; `Err` if the body failed.
-    pub async fn next(&self) -> Result<Option<Vec<u8>>, JsValue> {
-        let read = JsFuture::from(self.reader.read()).await?;
-        if Reflect::get(&read, &"done".into())?.is_truthy() {
-            return Ok(None);
-        }
-        let value = Reflect::get(&read, &"value".into())?;
-        Ok(Some(match value.dyn_ref::<Uint8Array>() {
-            Some(bytes) => bytes.to_vec(),
-            None => Uint8Array::new(&value).to_vec(),
-        }))
     }
 
     /// Reads the body to its end, writing what `transform` makes of each chunk (`None`: nothing)
