@@ -81,9 +81,10 @@ pub fn entry_hash(project_id: &str, namespace: Option<&str>, req: &ProxyRequest)
 ///
 /// The hashed text is the canonical form as compact JSON (the fields `canonical_fields` keeps,
 /// sorted), written into the hasher as it is serialised, and the scope's hasher is a copy of the
-/// entry's taken where the last message starts; a test checks both against the whole texts. A conversation resent each turn is tens of KB, and
-/// SHA-256 in WebAssembly hashes about 230 MB/s (170 µs for 40 KB), so hashing its history twice
-/// cost a MISS as much as the rest of the key work together.
+/// entry's taken where the last message starts; a test checks both against the whole texts. A
+/// conversation resent each turn is tens of KB, and SHA-256 in WebAssembly hashes about 230 MB/s
+/// (170 µs for 40 KB), so hashing its history twice cost a MISS as much as the rest of the key
+/// work together.
 pub fn request_hashes(
     project_id: &str,
     namespace: Option<&str>,

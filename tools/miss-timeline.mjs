@@ -14,8 +14,9 @@
 // STREAM=1 times streamed MISSes to their first byte instead (upToClient: the upstream's first
 // write to the client's first chunk; upToHeaders: to the response's headers), the upstream sending
 // its chunks at once as the fake provider does, or SPACED=ms apart; ANSWER_REPEAT=n sends an
-// answer n times as long (17 writes at 1, 107 at 10: workerd's CPU per chunk). PROMPT_BYTES=n pads every
-// prompt with prose to n bytes (the semantic cache compares prompts up to 1 KB; src/semantic.rs),
+// answer n times as long (17 writes at 1, 107 at 10: workerd's CPU per chunk). PROMPT_BYTES=n
+// pads every prompt with prose to n bytes (the semantic cache compares prompts up to 1 KB;
+// src/semantic.rs),
 // HISTORY_BYTES=n puts n bytes of earlier turns before it (a conversation resent each turn).
 // Every Worker is reached on its own socket, as in `npm run bench`; ENTRY=1 also times each one
 // through Miniflare's entry worker (`-entry`), the JavaScript Worker Miniflare puts in front (the

@@ -14,9 +14,9 @@
 //! `BodyReader::pump_into` passes a body on through a synchronous Rust transform with the loop in
 //! JavaScript. Each chunk costs the runtime a read and a write either way, but awaited from Rust
 //! each of them also costs wasm-bindgen two new JavaScript closures, a call into wasm to settle
-//! and another to poll. In `npm run bench:miss` with 117-chunk streams, workerd's CPU per chunk
-//! read and written was about 120 µs awaited from Rust, 90 µs from a JavaScript loop and 10 µs
-//! piped natively (which a Worker that must see the chunks cannot do).
+//! and another to poll. In `npm run bench:miss` with 107-117 chunks a stream (`ANSWER_REPEAT`),
+//! workerd's CPU per chunk read and written was about 120 µs awaited from Rust, 90 µs from a
+//! JavaScript loop and 10 µs piped natively (which a Worker that must see the chunks cannot do).
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -94,10 +94,9 @@ impl BodyReader {
     pub async fn pump_into(
         &self,
         writer: &BodyWriter,
-        transform: impl FnMut(Vec<u8>) -> Option<Vec<u8>> + 'static,
+        mut transform: impl FnMut(Vec<u8>) -> Option<Vec<u8>> + 'static,
         taken: impl FnMut() + 'static,
     ) -> PumpEnd {
-        let mut transform = transform;
         let transform = Closure::new(move |chunk: Uint8Array| {
             transform(chunk.to_vec()).map(|out| Uint8Array::from(out.as_slice()))
         });
